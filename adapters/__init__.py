@@ -1,0 +1,1 @@
+"""mqspec.adapters: backends behind one adapter contract."""

@@ -1,0 +1,362 @@
+"""Broken queues: each is `MemoryQueue` with one realistic bug, and the clause that must catch it.
+
+Responsibility: prove the suite's power. The harness's own tests run every mutant and require
+a divergence naming one of its clauses; a mutant that survives is a hole in the suite. Each
+docstring names the real-world failure it models. Never use these as queues.
+"""
+
+from __future__ import annotations
+
+import heapq
+from collections.abc import Callable
+from typing import Any
+
+import attrs
+
+from mqspec.adapters.base import QueueAdapter, Task
+from mqspec.adapters.memory import MemoryQueue
+from mqspec.reference.tasks import task_problem
+
+__all__ = ["MUTANTS", "Mutant"]
+
+
+class LifoWithinPriority(MemoryQueue):
+    """A stack where a queue was meant: newest first within a priority (a LPUSH/LPOP slip)."""
+
+    def _position(self, priority: int, ready_at: float, delayed: bool, seq: int) -> tuple[Any, ...]:
+        return (-priority, -seq)
+
+
+class PriorityIgnored(MemoryQueue):
+    """One FIFO for all priorities: the priority field is stored but never consulted."""
+
+    def _position(self, priority: int, ready_at: float, delayed: bool, seq: int) -> tuple[Any, ...]:
+        return (ready_at, seq)
+
+
+class PriorityInverted(MemoryQueue):
+    """Lowest priority first: a sort order flipped (ORDER BY priority ASC)."""
+
+    def _position(self, priority: int, ready_at: float, delayed: bool, seq: int) -> tuple[Any, ...]:
+        return (priority, ready_at, seq)
+
+
+class RestoreToTail(MemoryQueue):
+    """A timed-out job is re-queued at the tail with a fresh sequence: fn's bolt queue ([C, A])."""
+
+    def _advance(self, now: float) -> None:
+        hidden = self._hidden
+        while hidden and hidden[0][0] <= now:
+            _, _, gen, job = heapq.heappop(hidden)
+            if gen != job.gen or not job.live:
+                continue
+            if job.token is not None:  # an expired reservation: new place at the tail
+                job.key = (job.key[0], now, self._seq)
+                self._seq += 1
+            job.token = None
+            job.deadline = None
+            heapq.heappush(self._visible, (job.key, job.gen, job))
+
+
+class RestoreToHead(MemoryQueue):
+    """A timed-out job jumps to the head of its priority (an RPUSH back onto the read end)."""
+
+    def _advance(self, now: float) -> None:
+        hidden = self._hidden
+        while hidden and hidden[0][0] <= now:
+            _, _, gen, job = heapq.heappop(hidden)
+            if gen != job.gen or not job.live:
+                continue
+            if job.token is not None:
+                job.key = (job.key[0], float("-inf"), -job.seq)
+            job.token = None
+            job.deadline = None
+            heapq.heappush(self._visible, (job.key, job.gen, job))
+
+
+class NeverRestores(MemoryQueue):
+    """A timed-out reservation is dropped, not restored: fn's redis queue lost these jobs."""
+
+    def _advance(self, now: float) -> None:
+        hidden = self._hidden
+        while hidden and hidden[0][0] <= now:
+            _, _, gen, job = heapq.heappop(hidden)
+            if gen != job.gen or not job.live:
+                continue
+            if job.token is not None:
+                continue  # forgotten: still "live" in the index, never visible again
+            heapq.heappush(self._visible, (job.key, job.gen, job))
+
+
+class RestoresEarly(MemoryQueue):
+    """The reservation lasts half the declared timeout (milliseconds read as seconds, halved)."""
+
+    def reserve(self, now: float | None) -> Task | None:
+        saved = self._timeout
+        self._timeout = saved / 2
+        try:
+            return super().reserve(now)
+        finally:
+            self._timeout = saved
+
+
+class DelayIgnored(MemoryQueue):
+    """Delay is dropped on push: delayed jobs are reservable at once."""
+
+    def push(self, task: Task, now: float | None) -> Task:
+        out = super().push(task, now)
+        if task.get("delay"):
+            # Make the stored job visible now, keeping its id and fields.
+            for jobs in self._index.values():
+                for job in jobs.values():
+                    if job.seq == self._seq - 1:
+                        job.gen += 1
+                        job.key = (job.key[0], self._clock(now), job.seq)
+                        heapq.heappush(self._visible, (job.key, job.gen, job))
+        return out
+
+
+class DelayOneSecondLate(MemoryQueue):
+    """Delays are rounded up by a whole second (a ticker that checks only every second)."""
+
+    def push(self, task: Task, now: float | None) -> Task:
+        if isinstance(task, dict) and isinstance(task.get("delay"), int) and task["delay"] > 0:
+            late = {**task, "delay": task["delay"] + 1}
+            out = super().push(late, now)
+            out["delay"] = task["delay"]
+            self._last_pushed(now)["delay"] = task["delay"]
+            return out
+        return super().push(task, now)
+
+    def _last_pushed(self, now: float | None) -> Task:
+        for jobs in self._index.values():
+            for job in jobs.values():
+                if job.seq == self._seq - 1:
+                    return job.task
+        raise AssertionError("unreachable")
+
+
+class DeleteAnything(MemoryQueue):
+    """Delete removes the job whatever its state: no check for a pending reservation."""
+
+    def delete(self, task: Task, now: float | None) -> None:
+        with self._lock:
+            jobs = self._index.pop(task["id"], {})
+            for job in jobs.values():
+                job.live = False
+                job.gen += 1
+                self._live -= 1
+
+
+class DeleteAbsentFails(MemoryQueue):
+    """Delete of an unknown id is an error (fn's memory queue returned 'not found')."""
+
+    def delete(self, task: Task, now: float | None) -> None:
+        if not self._index.get(task["id"]):
+            raise LookupError(f"job {task['id']!r} not found")
+        super().delete(task, now)
+
+
+class DeleteIgnoresDeadline(MemoryQueue):
+    """Delete accepts any job that was ever reserved, even long after its deadline."""
+
+    def reserve(self, now: float | None) -> Task | None:
+        out = super().reserve(now)
+        if out is not None:
+            self._ever.add(out["id"])
+        return out
+
+    def delete(self, task: Task, now: float | None) -> None:
+        if task["id"] in self._ever:
+            with self._lock:
+                for job in self._index.pop(task["id"], {}).values():
+                    job.live = False
+                    job.gen += 1
+                    self._live -= 1
+            return
+        super().delete(task, now)
+
+    def _clear(self) -> None:
+        super()._clear()
+        self._ever: set[str] = set()
+
+
+class DropsOpaqueFields(MemoryQueue):
+    """Only id, priority and delay survive the round trip (fn's models.Task lost fields)."""
+
+    def reserve(self, now: float | None) -> Task | None:
+        out = super().reserve(now)
+        if out is None:
+            return None
+        return {k: v for k, v in out.items() if k in ("id", "priority", "delay", "_mq_token")}
+
+
+class RetypesNumbers(MemoryQueue):
+    """Numbers in opaque fields come back as strings (a string-typed column or header)."""
+
+    def reserve(self, now: float | None) -> Task | None:
+        out = super().reserve(now)
+        if out is None:
+            return None
+        return {
+            k: str(v) if k not in ("priority", "delay") and type(v) in (int, float) else v
+            for k, v in out.items()
+        }
+
+
+class AcceptsInvalid(MemoryQueue):
+    """No validation: an invalid push reports success (and queues nothing)."""
+
+    def push(self, task: Task, now: float | None) -> Task:
+        try:
+            return super().push(task, now)
+        except ValueError:
+            return task
+
+
+class SilentCapacity(MemoryQueue):
+    """Past 100 live jobs, pushes report success and are dropped: loss only at depth."""
+
+    def push(self, task: Task, now: float | None) -> Task:
+        if self._live >= 100 and task_problem(task) is None:
+            return dict(task)
+        return super().push(task, now)
+
+
+class DuplicateOverwrites(MemoryQueue):
+    """A push of a live id replaces the first job (keyed by id), though it declares distinct."""
+
+    def push(self, task: Task, now: float | None) -> Task:
+        if isinstance(task, dict) and self._index.get(task.get("id")):  # type: ignore[arg-type]
+            for job in self._index.pop(task["id"]).values():
+                job.live = False
+                job.gen += 1
+                self._live -= 1
+        return super().push(task, now)
+
+
+class DoubleDelivery(MemoryQueue):
+    """Reserve does not hide the job it hands out: two consumers get the same job."""
+
+    def reserve(self, now: float | None) -> Task | None:
+        out = super().reserve(now)
+        if out is not None:
+            for jobs in self._index.values():
+                for job in jobs.values():
+                    if job.token is not None and job.deadline is not None:
+                        job.deadline = None
+                        heapq.heappush(self._visible, (job.key, job.gen, job))
+        return out
+
+
+class TokensIgnored(MemoryQueue):
+    """Declares tokens but Delete never checks them: a stale Delete acks the new holder."""
+
+    def __init__(self) -> None:
+        super().__init__(tokens=True)
+
+    def delete(self, task: Task, now: float | None) -> None:
+        with self._lock:
+            jobs = self._index.get(task["id"], {})
+            for job in jobs.values():
+                if job.token is not None:
+                    job.token = task.get("_mq_token")  # pretend the caller holds it
+        super().delete(task, now)
+
+
+class EmptyIsError(MemoryQueue):
+    """An empty queue raises instead of answering null (fn's bolt returned 'no job')."""
+
+    def reserve(self, now: float | None) -> Task | None:
+        out = super().reserve(now)
+        if out is None:
+            raise LookupError("queue is empty")
+        return out
+
+
+class LosesWhenManyExpire(MemoryQueue):
+    """When three or more reservations expire together, only the first two are restored."""
+
+    def _advance(self, now: float) -> None:
+        hidden = self._hidden
+        restored = 0
+        while hidden and hidden[0][0] <= now:
+            _, _, gen, job = heapq.heappop(hidden)
+            if gen != job.gen or not job.live:
+                continue
+            if job.token is not None:
+                restored += 1
+                if restored > 2:
+                    continue  # lost in a batch that overflowed
+            job.token = None
+            job.deadline = None
+            heapq.heappush(self._visible, (job.key, job.gen, job))
+
+
+class DeleteKeepsJob(MemoryQueue):
+    """Delete reports success but the job stays, and comes back after its timeout."""
+
+    def delete(self, task: Task, now: float | None) -> None:
+        with self._lock:
+            if not self._index.get(task["id"]):
+                return
+        # Succeed without touching anything.
+
+
+@attrs.frozen
+class Mutant:
+    """A broken queue and the clauses that may name its divergence (any one suffices)."""
+
+    name: str
+    factory: Callable[[], QueueAdapter]
+    clauses: frozenset[str]
+    strict: bool = False  # a SHOULD-only bug: caught as a warning, a failure in strict mode
+
+    @property
+    def doc(self) -> str:
+        queue = self.factory()
+        return (type(queue).__doc__ or "").strip().splitlines()[0]
+
+
+def _m(
+    name: str, factory: Callable[[], QueueAdapter], *clauses: str, strict: bool = False
+) -> Mutant:
+    return Mutant(name, factory, frozenset(clauses), strict)
+
+
+MUTANTS: tuple[Mutant, ...] = (
+    _m("lifo-within-priority", LifoWithinPriority, "MQ-ORDER-2", "MQ-RESTORE-2"),
+    _m("priority-ignored", PriorityIgnored, "MQ-ORDER-1"),
+    _m("priority-inverted", PriorityInverted, "MQ-ORDER-1"),
+    _m("restore-to-tail", RestoreToTail, "MQ-RESTORE-3", strict=True),
+    _m("restore-to-head", RestoreToHead, "MQ-RESTORE-3", strict=True),
+    _m("never-restores", NeverRestores, "MQ-RESTORE-1", "MQ-LOSS-1"),
+    _m("restores-early", RestoresEarly, "MQ-RESERVE-3"),
+    _m("delay-ignored", DelayIgnored, "MQ-READY-2", "MQ-RESERVE-3"),
+    _m("delay-one-second-late", DelayOneSecondLate, "MQ-READY-3"),
+    _m("delete-anything", DeleteAnything, "MQ-DELETE-2"),
+    _m("delete-absent-fails", DeleteAbsentFails, "MQ-DELETE-3"),
+    _m("delete-ignores-deadline", DeleteIgnoresDeadline, "MQ-DELETE-2"),
+    _m("drops-opaque-fields", DropsOpaqueFields, "MQ-TASK-2"),
+    _m("retypes-numbers", RetypesNumbers, "MQ-TASK-2"),
+    _m("accepts-invalid", AcceptsInvalid, "MQ-TASK-1"),
+    _m("silent-capacity", SilentCapacity, "MQ-READY-1", "MQ-LOSS-1", "MQ-ORDER-1", "MQ-ORDER-2"),
+    _m(
+        "duplicate-overwrites",
+        DuplicateOverwrites,
+        "MQ-LOSS-1",
+        "MQ-READY-1",
+        "MQ-RESERVE-2",
+        "MQ-ORDER-1",
+        "MQ-ORDER-2",
+        "MQ-DELETE-1",
+        "MQ-READY-3",
+        "MQ-RESTORE-1",
+    ),
+    _m("double-delivery", DoubleDelivery, "MQ-RESERVE-3"),
+    _m("tokens-ignored", TokensIgnored, "MQ-DELETE-5"),
+    _m("empty-is-error", EmptyIsError, "MQ-RESERVE-1"),
+    _m("loses-when-many-expire", LosesWhenManyExpire, "MQ-RESTORE-1", "MQ-LOSS-1"),
+    _m("delete-keeps-job", DeleteKeepsJob, "MQ-DELETE-2", "MQ-RESERVE-2"),
+)
+"""Every mutant, with the clauses allowed to name its divergence."""

@@ -1,0 +1,114 @@
+"""Open a backend from a URL, following fn's ``MQ_URL`` convention.
+
+Schemes: ``memory://`` (in-process), ``sqlite:///path/file.db`` (embedded, durable), and
+``py:package.module:factory`` (any Python adapter by import path: how a backend author plugs in
+without touching mqspec; the factory is called with the URL's query options as keyword
+arguments, strings). Unknown schemes, malformed URLs and failed imports raise `UsageError`;
+a backend that fails to open raises `DriverError`. Both name the cause.
+"""
+
+from __future__ import annotations
+
+import importlib
+import secrets
+from collections.abc import Callable
+from urllib.parse import parse_qsl
+
+from mqspec.adapters.base import QueueAdapter
+from mqspec.reference.errors import DriverError, MqspecError, UsageError
+
+__all__ = ["SCHEMES", "open_adapter", "open_isolated"]
+
+
+def _memory(url: str) -> QueueAdapter:
+    from mqspec.adapters.memory import from_url
+
+    return from_url(url)
+
+
+def _sqlite(url: str) -> QueueAdapter:
+    from mqspec.adapters.sqlite import SqliteQueue
+
+    return SqliteQueue.from_url(url)
+
+
+def _python(url: str) -> QueueAdapter:
+    target, _, query = url[len("py:") :].partition("?")
+    module_name, sep, attr = target.partition(":")
+    if not sep or not module_name or not attr:
+        raise UsageError(f"py: URL must be py:package.module:factory, got {url!r}")
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as err:
+        raise UsageError(f"cannot import {module_name!r} from {url!r}: {err}") from None
+    factory = getattr(module, attr, None)
+    if not callable(factory):
+        raise UsageError(f"{module_name!r} has no callable {attr!r} (from {url!r})")
+    options = dict(parse_qsl(query, keep_blank_values=True))
+    try:
+        adapter = factory(**options)
+    except MqspecError:
+        raise
+    except Exception as err:
+        raise DriverError(f"{url!r}: the factory raised {type(err).__name__}: {err}") from err
+    if not isinstance(adapter, QueueAdapter):
+        raise UsageError(
+            f"{url!r}: the factory returned {type(adapter).__name__}, which lacks the adapter "
+            "methods (capabilities, reset, push, reserve, delete, tick, close)"
+        )
+    return adapter
+
+
+SCHEMES: dict[str, Callable[[str], QueueAdapter]] = {
+    "memory": _memory,
+    "sqlite": _sqlite,
+    "py": _python,
+}
+"""Openers by URL scheme."""
+
+
+def open_adapter(url: str) -> QueueAdapter:
+    """Open the backend ``url`` names.
+
+    Raises:
+        UsageError: the URL is malformed, its scheme unknown, or its module cannot be imported.
+        DriverError: the backend itself failed to open.
+    """
+    if not isinstance(url, str) or ":" not in url:
+        raise UsageError(f"not a queue URL: {url!r} (expected e.g. memory:// or sqlite:///q.db)")
+    scheme = url.split(":", 1)[0].lower()
+    opener = SCHEMES.get(scheme)
+    if opener is None:
+        known = ", ".join(f"{s}:" for s in SCHEMES)
+        raise UsageError(f"unknown queue URL scheme {scheme!r} in {url!r}; known: {known}")
+    try:
+        return opener(url)
+    except MqspecError:
+        raise
+    except Exception as err:
+        raise DriverError(f"{url!r} failed to open: {type(err).__name__}: {err}") from err
+
+
+def open_isolated(url: str) -> tuple[QueueAdapter, Callable[[], None]]:
+    """Open ``url`` in a namespace of the harness's own, and return it with its cleanup.
+
+    The suite never touches data it did not create: for a durable URL that names no namespace
+    (``sqlite:`` without ``queue=``) a fresh one is chosen (``queue=mqspec_<random>``), and the
+    cleanup drops it after closing. Where the URL names a namespace, the cleanup only closes,
+    and the run empties that namespace (the caller chose it).
+    """
+    chosen = url
+    created = False
+    if url.lower().startswith("sqlite:") and "queue=" not in url:
+        joiner = "&" if "?" in url else "?"
+        chosen = f"{url}{joiner}queue=mqspec_{secrets.token_hex(4)}"
+        created = True
+    adapter = open_adapter(chosen)
+
+    def cleanup() -> None:
+        adapter.close()
+        drop = getattr(adapter, "drop", None)
+        if created and callable(drop):
+            drop()
+
+    return adapter, cleanup

@@ -1,0 +1,306 @@
+"""The conformance engine: run the scenarios and the state machine, and judge every clause.
+
+One engine behind every front end (the CLI, the pytest plugin, `check`). It yields event values
+as it goes (`RunStarted`, `ScenarioDone`, `StatefulDone`, `RunFinished`) so a front end can show
+progress; the last event carries the `RunResult`. It imports neither front end.
+
+Clause status: ``pass`` (exercised and never broken), ``fail`` (a MUST broken, or a SHOULD in
+strict mode), ``warn`` (a SHOULD broken), ``skip`` (not exercised, always with the reason).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from typing import Literal
+
+import attrs
+from hypothesis import HealthCheck, settings
+from hypothesis import seed as hypothesis_seed
+from hypothesis.errors import HypothesisException
+from hypothesis.stateful import get_state_machine_test
+
+from mqspec.adapters.base import QueueAdapter
+from mqspec.conformance.machine import machine_for
+from mqspec.conformance.scenarios import SCENARIOS, Scenario
+from mqspec.conformance.session import Session
+from mqspec.conformance.transcript import Transcript
+from mqspec.reference.clauses import CATALOGUE, Clause
+from mqspec.reference.errors import ContractViolation, DriverError, MqspecError, UsageError
+from mqspec.reference.types import Capabilities, Finding
+
+__all__ = [
+    "PROFILES",
+    "ClauseResult",
+    "Divergence",
+    "Profile",
+    "RunFinished",
+    "RunResult",
+    "RunStarted",
+    "ScenarioDone",
+    "StatefulDone",
+    "run",
+]
+
+Status = Literal["pass", "fail", "warn", "skip"]
+
+
+@attrs.frozen
+class Profile:
+    """How hard to look: Hypothesis examples and steps per example."""
+
+    name: str
+    examples: int
+    steps: int
+
+
+PROFILES = {
+    "quick": Profile("quick", examples=60, steps=40),
+    "thorough": Profile("thorough", examples=400, steps=80),
+}
+
+# Clauses no profile can exercise yet, and why. Reported as skip, never as pass.
+NOT_EXERCISED = {
+    "MQ-LOSS-2": "needs injected faults; no faults profile exists yet",
+    "MQ-LOSS-3": "needs injected faults; no faults profile exists yet",
+}
+
+
+@attrs.frozen
+class Divergence:
+    """A broken clause with the program that shows it."""
+
+    finding: Finding
+    source: str  # "scenario <name>" or "stateful"
+    transcript: Transcript | None
+
+    @property
+    def clause(self) -> Clause:
+        return self.finding.clause
+
+
+@attrs.frozen
+class ClauseResult:
+    """The verdict on one clause."""
+
+    clause: Clause
+    status: Status
+    reason: str = ""
+
+
+@attrs.frozen
+class RunResult:
+    """Everything a report needs about one run."""
+
+    url: str
+    capabilities: Capabilities | None
+    profile: str
+    seed: int
+    strict: bool
+    duration: float
+    clauses: tuple[ClauseResult, ...]
+    divergences: tuple[Divergence, ...]
+    warnings: tuple[Divergence, ...]
+    error: str = ""
+
+    @property
+    def verdict(self) -> Literal["conforms", "diverges", "error"]:
+        if self.error:
+            return "error"
+        return "diverges" if any(c.status == "fail" for c in self.clauses) else "conforms"
+
+
+@attrs.frozen
+class RunStarted:
+    url: str
+    capabilities: Capabilities
+    profile: Profile
+    seed: int
+
+
+@attrs.frozen
+class ScenarioDone:
+    scenario: Scenario
+    status: Status
+    reason: str = ""
+    divergence: Divergence | None = None
+    warnings: tuple[Finding, ...] = ()
+
+
+@attrs.frozen
+class StatefulDone:
+    examples: int
+    elapsed: float
+    divergence: Divergence | None
+    warnings: tuple[Finding, ...] = ()
+
+
+@attrs.frozen
+class RunFinished:
+    result: RunResult
+
+
+Event = RunStarted | ScenarioDone | StatefulDone | RunFinished
+
+
+def run(
+    adapter: QueueAdapter,
+    *,
+    url: str = "memory://",
+    profile: str = "quick",
+    seed: int = 0,
+    strict: bool = False,
+) -> Iterator[Event]:
+    """Check ``adapter`` against the contract, yielding events; the last is `RunFinished`.
+
+    The adapter must be open; the caller closes it. A `DriverError` (the backend could not be
+    driven) ends the run with verdict ``error``.
+
+    Raises:
+        UsageError: an unknown profile.
+    """
+    if profile not in PROFILES:
+        raise UsageError(f"unknown profile {profile!r}; known: {', '.join(PROFILES)}")
+    chosen = PROFILES[profile]
+    started = time.monotonic()
+    caps = adapter.capabilities
+    yield RunStarted(url, caps, chosen, seed)
+    state = _Tally(strict)
+    error = ""
+    try:
+        for item in SCENARIOS:
+            done = _run_scenario(adapter, item, url, strict)
+            state.scenario(item, done)
+            yield done
+        stateful = _run_stateful(adapter, chosen, url, strict, seed)
+        state.stateful(stateful)
+        yield stateful
+    except (DriverError, UsageError) as err:
+        error = str(err)
+    result = RunResult(
+        url=url,
+        capabilities=caps,
+        profile=profile,
+        seed=seed,
+        strict=strict,
+        duration=time.monotonic() - started,
+        clauses=state.results(),
+        divergences=tuple(state.divergences),
+        warnings=tuple(state.warnings),
+        error=error,
+    )
+    yield RunFinished(result)
+
+
+def _run_scenario(adapter: QueueAdapter, item: Scenario, url: str, strict: bool) -> ScenarioDone:
+    reason = item.skip_reason(adapter.capabilities)
+    if reason:
+        return ScenarioDone(item, "skip", reason)
+    session = Session(adapter, strict=strict, url=url)
+    try:
+        item.body(session)
+    except ContractViolation as violation:
+        divergence = _divergence(violation, f"scenario {item.name}")
+        return ScenarioDone(item, "fail", violation.finding.message, divergence)
+    if session.warnings:
+        return ScenarioDone(item, "warn", warnings=tuple(session.warnings))
+    return ScenarioDone(item, "pass")
+
+
+def _divergence(violation: ContractViolation, source: str) -> Divergence:
+    transcript = violation.transcript if isinstance(violation.transcript, Transcript) else None
+    return Divergence(violation.finding, source, transcript)
+
+
+def _run_stateful(
+    adapter: QueueAdapter, profile: Profile, url: str, strict: bool, seed: int
+) -> StatefulDone:
+    machine = machine_for(adapter, strict=strict, url=url)
+    config = settings(
+        max_examples=profile.examples,
+        stateful_step_count=profile.steps,
+        deadline=None,
+        suppress_health_check=list(HealthCheck),
+        database=None,
+        print_blob=False,
+        report_multiple_bugs=False,
+    )
+    test = get_state_machine_test(machine, settings=config)
+    hypothesis_seed(seed)(test)
+    started = time.monotonic()
+    divergence = None
+    try:
+        test()
+    except ContractViolation as violation:
+        # Hypothesis re-raises the error of the shrunk (minimal) example last.
+        divergence = _divergence(violation, "stateful")
+    except HypothesisException as err:
+        raise DriverError(f"the state machine could not run: {type(err).__name__}: {err}") from err
+    except MqspecError:
+        raise
+    except Exception as err:
+        raise DriverError(
+            f"the adapter raised outside an operation: {type(err).__name__}: {err}"
+        ) from err
+    elapsed = time.monotonic() - started
+    return StatefulDone(profile.examples, elapsed, divergence, tuple(machine.findings))
+
+
+class _Tally:
+    """Folds scenario and stateful outcomes into one status per clause."""
+
+    def __init__(self, strict: bool) -> None:
+        self.strict = strict
+        self.status: dict[str, tuple[Status, str]] = {}
+        self.divergences: list[Divergence] = []
+        self.warnings: list[Divergence] = []
+
+    def _mark(self, clause_id: str, status: Status, reason: str) -> None:
+        rank = {"skip": 0, "pass": 1, "warn": 2, "fail": 3}
+        current = self.status.get(clause_id)
+        if current is None or rank[status] > rank[current[0]]:
+            self.status[clause_id] = (status, reason)
+
+    def scenario(self, item: Scenario, done: ScenarioDone) -> None:
+        if done.divergence is not None:
+            divergence = done.divergence
+            self._diverge(divergence)
+            self._mark(divergence.clause.id, "fail", divergence.finding.message)
+            if divergence.clause.id != item.clause.id:
+                self._mark(item.clause.id, "pass", f"scenario {item.name} ran")
+            return
+        if done.status == "warn":
+            for finding in done.warnings:
+                self._warn(Divergence(finding, f"scenario {item.name}", None))
+            self._mark(item.clause.id, "pass", f"scenario {item.name} ran")
+            return
+        self._mark(item.clause.id, done.status, done.reason or f"scenario {item.name} ran")
+
+    def stateful(self, done: StatefulDone) -> None:
+        if done.divergence is not None:
+            self._diverge(done.divergence)
+            self._mark(done.divergence.clause.id, "fail", done.divergence.finding.message)
+        for finding in done.warnings:
+            self._warn(Divergence(finding, "stateful", None))
+
+    def _diverge(self, divergence: Divergence) -> None:
+        # One divergence per clause: the first found, which for scenarios is the simplest.
+        if all(d.clause != divergence.clause for d in self.divergences):
+            self.divergences.append(divergence)
+
+    def _warn(self, divergence: Divergence) -> None:
+        if all(w.clause != divergence.clause for w in self.warnings):
+            self.warnings.append(divergence)
+        status: Status = "fail" if self.strict else "warn"
+        self._mark(divergence.clause.id, status, divergence.finding.message)
+
+    def results(self) -> tuple[ClauseResult, ...]:
+        out = []
+        for clause in CATALOGUE.values():
+            if clause.withdrawn:
+                continue
+            status, reason = self.status.get(
+                clause.id, ("skip", NOT_EXERCISED.get(clause.id, "no scenario exercised it"))
+            )
+            out.append(ClauseResult(clause, status, reason))
+        return tuple(out)

@@ -1,0 +1,167 @@
+"""The Hypothesis state machine that drives any backend side by side with the model.
+
+Rules use the contract's verbs (push, reserve, delete, advance). Each rule goes through a
+`Session`, which judges every answer; a broken clause raises `ContractViolation` and Hypothesis
+shrinks the run to a minimal program. Every case ends with a drain (`teardown`) that proves
+nothing was lost or delivered twice.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from hypothesis import strategies as st
+from hypothesis.stateful import (
+    Bundle,
+    RuleBasedStateMachine,
+    consumes,
+    multiple,
+    precondition,
+    rule,
+)
+
+from mqspec.adapters.base import QueueAdapter
+from mqspec.conformance.session import Session
+from mqspec.conformance.strategies import delays, invalid_tasks, opaque_fields, priorities
+from mqspec.reference.jsonvalue import TOKEN_KEY
+from mqspec.reference.types import Ok
+
+__all__ = ["QueueMachine", "machine_for"]
+
+_EPSILONS = (-0.001, 0.0, 0.001)
+
+
+class QueueMachine(RuleBasedStateMachine):
+    """Drives ``adapter`` (a class attribute, set by `machine_for`) against the model."""
+
+    adapter: QueueAdapter
+    strict: bool = False
+    url: str = "memory://"
+    findings: list[Any]  # SHOULD warnings of every case, shared across cases by machine_for
+
+    pushed = Bundle("pushed")
+    reserved = Bundle("reserved")
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.session = Session(self.adapter, strict=self.strict, url=self.url)
+        self.counter = 0
+
+    def _new_id(self) -> str:
+        self.counter += 1
+        return f"job-{self.counter}"
+
+    # ---------------------------------------------------------------- push
+
+    @rule(target=pushed, priority=priorities, delay=delays, fields=opaque_fields)
+    def push(self, priority: int, delay: int, fields: dict[str, Any]) -> Any:
+        task = {**fields, "id": self._new_id(), "priority": priority}
+        if delay:
+            task["delay"] = delay
+        self.session.push(task)
+        return task
+
+    @rule(
+        target=pushed,
+        count=st.integers(50, 300),
+        priority_seed=st.integers(0, 2**16),
+        delayed=st.booleans(),
+    )
+    def push_many(self, count: int, priority_seed: int, delayed: bool) -> Any:
+        """Hundreds of jobs at once, so deep queues and capacity limits are reached."""
+        tasks = []
+        for i in range(count):
+            task: dict[str, Any] = {
+                "id": self._new_id(),
+                "priority": (priority_seed >> (i % 16)) % 3,
+            }
+            if delayed and i % 4 == 0:
+                task["delay"] = 1 + i % 7
+            self.session.push(task)
+            tasks.append(task)
+        return multiple(*tasks[:5])
+
+    @rule(target=pushed, original=pushed, priority=priorities)
+    def push_duplicate_id(self, original: dict[str, Any], priority: int) -> Any:
+        """A push whose id may be live: the declared duplicate policy decides (MQ-PUSH-2)."""
+        task = {"id": original["id"], "priority": priority, "payload": f"dup-{self.counter}"}
+        self.counter += 1
+        self.session.push(task)
+        return task
+
+    @rule(bad=invalid_tasks)
+    def push_invalid(self, bad: tuple[str, Any]) -> None:
+        """Every kind of invalid task must be refused and leave the queue unchanged (MQ-TASK-1)."""
+        self.session.push(bad[1])
+
+    # ---------------------------------------------------------------- reserve and delete
+
+    @rule(target=reserved)
+    def reserve(self) -> Any:
+        outcome = self.session.reserve()
+        if isinstance(outcome, Ok) and outcome.value is not None:
+            return outcome.value
+        return multiple()
+
+    @rule(task=consumes(reserved))
+    def delete_reserved(self, task: dict[str, Any]) -> None:
+        self.session.delete(task)
+
+    @rule(task=reserved)
+    def delete_again(self, task: dict[str, Any]) -> None:
+        """Delete a reserved task again: twice, or stale after expiry and re-reservation."""
+        self.session.delete(task)
+
+    @rule(task=pushed)
+    def delete_pushed(self, task: dict[str, Any]) -> None:
+        """Delete by the pushed task (no token): a ready, delayed or reserved job, or a gone one."""
+        self.session.delete({"id": task["id"], "priority": task["priority"]})
+
+    @rule(name=st.text(min_size=1, max_size=10))
+    def delete_unknown(self, name: str) -> None:
+        self.session.delete({"id": f"never-{name}", "priority": 1})
+
+    @precondition(lambda self: self.session.capabilities.reservation_tokens)
+    @rule(task=reserved)
+    def delete_forged_token(self, task: dict[str, Any]) -> None:
+        """A Delete whose token the queue never issued must not acknowledge anything."""
+        self.session.delete({**task, TOKEN_KEY: "forged-token"})
+
+    # ---------------------------------------------------------------- time
+
+    @rule(seconds=st.sampled_from([0.001, 0.5, 1, 2.5, 7]))
+    def advance(self, seconds: float) -> None:
+        self.session.advance(seconds)
+
+    @precondition(lambda self: bool(self.session.model.next_events()))
+    @rule(data=st.data())
+    def advance_to_event(self, data: st.DataObject) -> None:
+        """Land exactly on, or just around, a ready time or deadline (or its slack end)."""
+        events = self.session.model.next_events()[:6]
+        when = data.draw(st.sampled_from(events), label="event")
+        when += data.draw(st.sampled_from(_EPSILONS), label="offset")
+        self.session.advance_to(max(when, self.session.now))
+
+    @rule(factor=st.sampled_from([1, 2, 10]))
+    def advance_far(self, factor: int) -> None:
+        """Jump past whole reservation timeouts at once (several expire together)."""
+        self.session.advance(self.session.capabilities.reservation_timeout * factor)
+
+    # ---------------------------------------------------------------- end of case
+
+    def teardown(self) -> None:
+        try:
+            self.session.drain()
+        finally:
+            self.findings.extend(self.session.warnings)
+
+
+def machine_for(
+    adapter: QueueAdapter, *, strict: bool = False, url: str = "memory://"
+) -> type[QueueMachine]:
+    """A `QueueMachine` subclass bound to one open adapter."""
+    return type(
+        "QueueMachine",
+        (QueueMachine,),
+        {"adapter": adapter, "strict": strict, "url": url, "findings": []},
+    )

@@ -1,0 +1,64 @@
+"""The conformance suite as pytest tests; collected by ``pytest --mq URL`` (see the plugin).
+
+One test per scenario, named after its clause, and one for the state machine. Each opens the
+backend through the URL registry. SHOULD findings become pytest warnings unless --mq-strict.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Iterator
+
+import pytest
+
+from mqspec.adapters.base import QueueAdapter
+from mqspec.adapters.registry import open_isolated
+from mqspec.conformance.engine import PROFILES, _run_scenario, _run_stateful
+from mqspec.conformance.render import render_divergence
+from mqspec.conformance.scenarios import SCENARIOS, Scenario
+from mqspec.reference.errors import DriverError
+
+
+@pytest.fixture(scope="module")
+def mq(request: pytest.FixtureRequest) -> Iterator[tuple[QueueAdapter, str]]:
+    url = request.config.getoption("--mq")
+    if not url:
+        pytest.skip("no --mq URL given")
+    adapter, cleanup = open_isolated(url)
+    try:
+        yield adapter, url
+    finally:
+        cleanup()
+
+
+def _warn(findings: object) -> None:
+    for finding in findings:  # type: ignore[attr-defined]
+        warnings.warn(finding.render(), stacklevel=2)
+
+
+@pytest.mark.parametrize("item", SCENARIOS, ids=lambda s: f"{s.clause.id}-{s.name}")
+def test_scenario(
+    item: Scenario, mq: tuple[QueueAdapter, str], request: pytest.FixtureRequest
+) -> None:
+    adapter, url = mq
+    strict = request.config.getoption("--mq-strict")
+    done = _run_scenario(adapter, item, url, strict)
+    if done.status == "skip":
+        pytest.skip(f"{item.clause.id}: {done.reason}")
+    if done.divergence is not None:
+        pytest.fail(render_divergence(done.divergence), pytrace=False)
+    _warn(done.warnings)
+
+
+def test_state_machine(mq: tuple[QueueAdapter, str], request: pytest.FixtureRequest) -> None:
+    adapter, url = mq
+    profile = PROFILES[request.config.getoption("--mq-profile")]
+    strict = request.config.getoption("--mq-strict")
+    seed = request.config.getoption("--mq-seed")
+    try:
+        done = _run_stateful(adapter, profile, url, strict, seed)
+    except DriverError as err:
+        pytest.fail(f"could not drive {url}: {err}", pytrace=False)
+    if done.divergence is not None:
+        pytest.fail(render_divergence(done.divergence), pytrace=False)
+    _warn(done.warnings)

@@ -1,0 +1,35 @@
+"""mqspec.reference: the executable reference model of the fn MessageQueue contract.
+
+Pure and deterministic: no I/O, no clock, no threads, no harness. Imports the standard library
+and attrs only. The clause catalogue it loads is ``spec/clauses.toml``.
+"""
+
+from mqspec.reference.clauses import CATALOGUE, Clause, clause
+from mqspec.reference.errors import ContractViolation, DriverError, MqspecError, UsageError
+from mqspec.reference.jsonvalue import TOKEN_KEY, json_equal, without_token
+from mqspec.reference.model import Model
+from mqspec.reference.tasks import PRIORITIES, task_problem
+from mqspec.reference.types import Capabilities, Failed, Finding, Ok, Outcome, Unknown, Verdict
+
+__all__ = [
+    "CATALOGUE",
+    "PRIORITIES",
+    "TOKEN_KEY",
+    "Capabilities",
+    "Clause",
+    "ContractViolation",
+    "DriverError",
+    "Failed",
+    "Finding",
+    "Model",
+    "MqspecError",
+    "Ok",
+    "Outcome",
+    "Unknown",
+    "UsageError",
+    "Verdict",
+    "clause",
+    "json_equal",
+    "task_problem",
+    "without_token",
+]

@@ -1,0 +1,168 @@
+"""The reference model: the set of queue states that explain everything observed so far.
+
+Rule: no I/O, no clock, no harness. The caller reports each operation with the time it ran and
+the outcome the backend gave; the model answers with a `Verdict`.
+
+Most observations leave exactly one possible state, and then the model costs O(log n) per
+operation. Where the contract leaves an outcome open, the model keeps every possible state
+(deduplicated) and narrows the set by later observations; past ``max_worlds`` it stops judging
+and reports ``inconclusive`` rather than risk a false failure.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from mqspec.reference.errors import UsageError
+from mqspec.reference.machine import QueueState, Step
+from mqspec.reference.types import Capabilities, Finding, Outcome, Verdict
+
+__all__ = ["Model"]
+
+
+class Model:
+    """Checks one queue's observed behaviour against the contract, operation by operation.
+
+    Args:
+        capabilities: what the queue under test declares about itself.
+        now: the queue clock's starting time, in seconds.
+        max_worlds: the most possible states kept before the verdict becomes inconclusive.
+    """
+
+    def __init__(
+        self, capabilities: Capabilities, now: float = 0.0, *, max_worlds: int = 64
+    ) -> None:
+        self.capabilities = capabilities
+        self.now = now
+        self.max_worlds = max_worlds
+        self.inconclusive = False
+        self._worlds: list[QueueState] = [QueueState(capabilities, now)]
+        self._pushes = 0
+
+    # ---------------------------------------------------------------- time
+
+    def advance(self, now: float) -> None:
+        """Move the queue clock to ``now``.
+
+        Raises:
+            UsageError: ``now`` is earlier than the last time given, or not a finite number.
+        """
+        if isinstance(now, bool) or not isinstance(now, (int, float)) or now != now:
+            raise UsageError(f"now must be a number of seconds, got {now!r}")
+        if now < self.now:
+            raise UsageError(f"time ran backwards: now={now!r} after now={self.now!r}")
+        self.now = now
+        for world in self._worlds:
+            world.settle(now)
+
+    # ---------------------------------------------------------------- operations
+
+    def push(self, task: Any, now: float, outcome: Outcome) -> Verdict:
+        """Check that Push(``task``) at ``now`` may answer ``outcome``.
+
+        The model keeps a reference to ``task``; the caller must not mutate it afterwards.
+        """
+        self.advance(now)
+        self._pushes += 1
+        uid = self._pushes
+        return self._step(lambda w: w.push(uid, task, outcome))
+
+    def reserve(self, now: float, outcome: Outcome, *, final: bool = False) -> Verdict:
+        """Check that Reserve at ``now`` may answer ``outcome``.
+
+        Args:
+            final: this Reserve is part of the drain that ends a case (MQ-LOSS-1), made after
+                every ready time and deadline plus slack has passed.
+        """
+        self.advance(now)
+        return self._step(lambda w: w.reserve(outcome, final))
+
+    def delete(self, task: dict[str, Any], now: float, outcome: Outcome) -> Verdict:
+        """Check that Delete(``task``) at ``now`` may answer ``outcome``.
+
+        Raises:
+            UsageError: ``task`` has no string ``id`` (the harness never sends one).
+        """
+        if not isinstance(task, dict) or not isinstance(task.get("id"), str):
+            raise UsageError(f"delete needs a task with a string id, got {task!r}")
+        self.advance(now)
+        return self._step(lambda w: w.delete(task, outcome))
+
+    def _step(self, transition: Any) -> Verdict:
+        if self.inconclusive:
+            return Verdict(inconclusive=True)
+        worlds = self._worlds
+        if len(worlds) == 1:
+            result = transition(worlds[0])
+            if isinstance(result, Finding):
+                return Verdict(violation=result)
+            successors, warning = result
+            self._worlds = successors
+            if len(successors) > 1:
+                self._dedupe()
+            return Verdict(warnings=(warning,) if warning else (), inconclusive=self.inconclusive)
+        return self._step_many(transition)
+
+    def _step_many(self, transition: Any) -> Verdict:
+        successors: list[QueueState] = []
+        first_finding: Finding | None = None
+        warnings: list[Finding | None] = []
+        for world in self._worlds:
+            result: Step | Finding = transition(world)
+            if isinstance(result, Finding):
+                first_finding = first_finding or result
+                continue
+            more, warning = result
+            successors.extend(more)
+            warnings.append(warning)
+        if not successors:
+            # Rejected worlds were left untouched (transitions decide before they mutate).
+            assert first_finding is not None
+            return Verdict(violation=first_finding)
+        self._worlds = successors
+        self._dedupe()
+        # A SHOULD finding stands only if every explanation of the observation needs it.
+        warning = warnings[0] if warnings and all(w is not None for w in warnings) else None
+        return Verdict(warnings=(warning,) if warning else (), inconclusive=self.inconclusive)
+
+    def _dedupe(self) -> None:
+        seen: dict[Any, QueueState] = {}
+        for world in self._worlds:
+            seen.setdefault(world.fingerprint(), world)
+        self._worlds = list(seen.values())
+        if len(self._worlds) > self.max_worlds:
+            self.inconclusive = True
+            self._worlds = self._worlds[:1]
+
+    # ---------------------------------------------------------------- reading
+
+    @property
+    def worlds(self) -> int:
+        """How many possible states explain the observations so far."""
+        return len(self._worlds)
+
+    def allowed_reserve(self) -> tuple[list[str], bool]:
+        """What Reserve may return now: the ids (sorted) and whether null is allowed."""
+        ids: set[str] = set()
+        null_ok = False
+        for world in self._worlds:
+            ids.update(world.allowed_ids())
+            null_ok = null_ok or world.null_allowed()
+        return sorted(ids), null_ok
+
+    def live_count(self) -> tuple[int, int]:
+        """The fewest and most live jobs over the possible states."""
+        counts = [w.live_count() for w in self._worlds]
+        return min(counts), max(counts)
+
+    def next_events(self) -> list[float]:
+        """Upcoming times where readiness or a reservation changes, over every possible state."""
+        times: set[float] = set()
+        for world in self._worlds:
+            times.update(world.next_events())
+        return sorted(times)
+
+    def quiet_time(self) -> float:
+        """The earliest time by which every ready time and deadline plus slack has passed."""
+        events = self.next_events()
+        return max(events[-1], self.now) if events else self.now
