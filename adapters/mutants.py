@@ -120,20 +120,14 @@ class DelayOneSecondLate(MemoryQueue):
     """Delays are rounded up by a whole second (a ticker that checks only every second)."""
 
     def push(self, task: Task, now: float | None) -> Task:
-        if isinstance(task, dict) and isinstance(task.get("delay"), int) and task["delay"] > 0:
-            late = {**task, "delay": task["delay"] + 1}
-            out = super().push(late, now)
-            out["delay"] = task["delay"]
-            self._last_pushed(now)["delay"] = task["delay"]
-            return out
-        return super().push(task, now)
-
-    def _last_pushed(self, now: float | None) -> Task:
-        for jobs in self._index.values():
-            for job in jobs.values():
-                if job.seq == self._seq - 1:
-                    return job.task
-        raise AssertionError("unreachable")
+        delay = task.get("delay") if isinstance(task, dict) else None
+        if task_problem(task) is not None or not delay:
+            return super().push(task, now)
+        out = super().push({**task, "delay": delay + 1}, now)
+        out["delay"] = delay
+        newest = max(self._index[task["id"]].values(), key=lambda job: job.seq)
+        newest.task["delay"] = delay  # the stored task looks right; only its timing is late
+        return out
 
 
 class DeleteAnything(MemoryQueue):

@@ -1,7 +1,8 @@
 """Open a backend from a URL, following fn's ``MQ_URL`` convention.
 
-Schemes: ``memory://`` (in-process), ``sqlite:///path/file.db`` (embedded, durable), and
-``py:package.module:factory`` (any Python adapter by import path: how a backend author plugs in
+Schemes: ``memory://`` (in-process), ``sqlite:///path/file.db`` (embedded, durable),
+``exec:<command line>`` (a driver process speaking spec/driver-protocol.md), ``redis://``,
+``postgresql://``, ``mysql://``/``mariadb://`` (servers), and ``py:package.module:factory`` (any Python adapter by import path: how a backend author plugs in
 without touching mqspec; the factory is called with the URL's query options as keyword
 arguments, strings). Unknown schemes, malformed URLs and failed imports raise `UsageError`;
 a backend that fails to open raises `DriverError`. Both name the cause.
@@ -59,10 +60,40 @@ def _python(url: str) -> QueueAdapter:
     return adapter
 
 
+def _exec(url: str) -> QueueAdapter:
+    from mqspec.adapters.process import from_url
+
+    return from_url(url)
+
+
+def _redis(url: str) -> QueueAdapter:
+    from mqspec.adapters.redis import from_url
+
+    return from_url(url)
+
+
+def _postgresql(url: str) -> QueueAdapter:
+    from mqspec.adapters.postgresql import from_url
+
+    return from_url(url)
+
+
+def _mariadb(url: str) -> QueueAdapter:
+    from mqspec.adapters.mariadb import from_url
+
+    return from_url(url)
+
+
 SCHEMES: dict[str, Callable[[str], QueueAdapter]] = {
     "memory": _memory,
     "sqlite": _sqlite,
     "py": _python,
+    "exec": _exec,
+    "redis": _redis,
+    "postgresql": _postgresql,
+    "postgres": _postgresql,
+    "mysql": _mariadb,
+    "mariadb": _mariadb,
 }
 """Openers by URL scheme."""
 
@@ -89,17 +120,23 @@ def open_adapter(url: str) -> QueueAdapter:
         raise DriverError(f"{url!r} failed to open: {type(err).__name__}: {err}") from err
 
 
+NAMESPACED = frozenset({"sqlite", "redis", "postgresql", "postgres", "mysql", "mariadb"})
+"""Schemes whose adapters keep data outside the process and take a ``queue=<name>`` option
+naming their namespace (a table, a key prefix)."""
+
+
 def open_isolated(url: str) -> tuple[QueueAdapter, Callable[[], None]]:
     """Open ``url`` in a namespace of the harness's own, and return it with its cleanup.
 
-    The suite never touches data it did not create: for a durable URL that names no namespace
-    (``sqlite:`` without ``queue=``) a fresh one is chosen (``queue=mqspec_<random>``), and the
+    The suite never touches data it did not create: for a URL of a `NAMESPACED` scheme that
+    names no namespace (no ``queue=``) a fresh one is chosen (``queue=mqspec_<random>``), and the
     cleanup drops it after closing. Where the URL names a namespace, the cleanup only closes,
     and the run empties that namespace (the caller chose it).
     """
     chosen = url
     created = False
-    if url.lower().startswith("sqlite:") and "queue=" not in url:
+    scheme = url.split(":", 1)[0].lower()
+    if scheme in NAMESPACED and "queue=" not in url:
         joiner = "&" if "?" in url else "?"
         chosen = f"{url}{joiner}queue=mqspec_{secrets.token_hex(4)}"
         created = True

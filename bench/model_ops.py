@@ -46,6 +46,10 @@ TARGET_OPS_AT_1E5 = 200_000
 TARGET_RATIO = 2.0
 ADVANCE_STEPS = (0.01, 0.05, 0.1, 0.25, 0.5, 1.0)
 APPS = ("myapp", "billing", "hello")
+# Prefilled delayed jobs are spread over a day, so the few hours of virtual time a run covers
+# promote about the same number of them per operation at every depth (a steady state), instead
+# of promoting a whole depth's worth of 1-30 s delays in the first seconds.
+PREFILL_MAX_DELAY = 86_400
 
 
 class BenchQueue:
@@ -121,10 +125,10 @@ class BenchQueue:
         return len(self.jobs)
 
 
-def make_task(rng: random.Random, n: int) -> dict[str, Any]:
+def make_task(rng: random.Random, n: int, max_delay: int = 30) -> dict[str, Any]:
     task: dict[str, Any] = {"id": f"job-{n}", "priority": rng.randrange(3)}
     if rng.random() < 0.1:
-        task["delay"] = rng.randint(1, 30)
+        task["delay"] = rng.randint(1, max_delay)
     if n % 2:
         task["app_name"] = APPS[n % 3]
     return task
@@ -137,7 +141,7 @@ def prefill(depth: int, rng: random.Random) -> tuple[Model, BenchQueue, float, i
     push = model.push
     elapsed = 0.0
     for n in range(depth):
-        task = make_task(rng, n)
+        task = make_task(rng, n, PREFILL_MAX_DELAY)
         returned = queue.push(task)
         t0 = time.perf_counter()
         verdict = push(task, 0.0, Ok(returned))
@@ -150,7 +154,7 @@ def prefill(depth: int, rng: random.Random) -> tuple[Model, BenchQueue, float, i
 def make_trace(
     queue: BenchQueue, depth: int, ops: int, rng: random.Random, next_id: int
 ) -> tuple[list[tuple[Any, ...]], list[int]]:
-    """``ops`` operations with the outcomes a correct queue gives, holding the depth near ``depth``."""
+    """``ops`` operations with a correct queue's outcomes, holding the depth near ``depth``."""
     trace: list[tuple[Any, ...]] = []
     counts = [0, 0, 0, 0]
     reserved: list[dict[str, Any]] = []  # tasks reserved so far, candidates for Delete
@@ -169,14 +173,20 @@ def make_trace(
             counts[RESERVE] += 1
             continue
         if len(queue) > depth and reserved:
-            # Delete a recently reserved task (mostly still pending; sometimes expired).
-            i = len(reserved) - 1 - min(int(rng.expovariate(0.05)), len(reserved) - 1)
+            # Mostly a recently reserved task (its reservation still pending); one time in ten
+            # any task reserved so far (often expired: restored, re-reserved or gone).
+            if rng.random() < 0.1:
+                i = rng.randrange(len(reserved))
+            else:
+                i = len(reserved) - 1 - min(int(rng.expovariate(0.05)), len(reserved) - 1)
             task = reserved[i]
             reserved[i] = reserved[-1]
             reserved.pop()
             acked = queue.delete(task["id"])
             outcome = Ok(None) if acked else Failed("LookupError: not reserved")
-            trace.append((DELETE, {"id": task["id"], "priority": task["priority"]}, queue.now, outcome))
+            trace.append(
+                (DELETE, {"id": task["id"], "priority": task["priority"]}, queue.now, outcome)
+            )
             counts[DELETE] += 1
             continue
         task = make_task(rng, next_id)
@@ -187,10 +197,11 @@ def make_trace(
     return trace, counts
 
 
-def replay(model: Model, trace: list[tuple[Any, ...]]) -> tuple[float, list[Any]]:
-    """Feed ``trace`` to the model; return the seconds spent and every non-clean verdict."""
+def replay(model: Model, trace: list[tuple[Any, ...]]) -> tuple[float, float, list[Any]]:
+    """Feed ``trace`` to the model; return wall and CPU seconds, and every non-clean verdict."""
     push, reserve, delete, advance = model.push, model.reserve, model.delete, model.advance
     bad: list[Any] = []
+    c0 = time.process_time()
     t0 = time.perf_counter()
     for i, (kind, arg, now, outcome) in enumerate(trace):
         if kind == RESERVE:
@@ -204,7 +215,7 @@ def replay(model: Model, trace: list[tuple[Any, ...]]) -> tuple[float, list[Any]
             continue
         if verdict.violation is not None or verdict.warnings or verdict.inconclusive:
             bad.append((i, kind, verdict))
-    return time.perf_counter() - t0, bad
+    return time.perf_counter() - t0, time.process_time() - c0, bad
 
 
 def mark(ok: bool) -> str:
@@ -221,12 +232,18 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     depths = [int(d) for d in args.depths.split(",")]
 
-    print(f"mqspec reference model: mixed ops/s (Python {platform.python_version()}, "
-          f"{args.ops} ops per depth, seed {args.seed})")
+    print(
+        f"mqspec reference model: mixed ops/s (Python {platform.python_version()}, "
+        f"{args.ops} ops per depth, seed {args.seed})"
+    )
     print("figures are from one run on a possibly noisy machine\n")
-    header = f"{'depth':>9} {'ops':>8} {'seconds':>8} {'model ops/s':>12}   mix push/reserve/delete/advance, null reserves, failed deletes, prefill"
-    print(header)
+    print(
+        f"{'depth':>9} {'ops':>8} {'seconds':>8} {'model ops/s':>12} {'cpu s':>8} {'cpu ops/s':>12}"
+    )
     rates: dict[int, float] = {}
+    cpu_rates: dict[int, float] = {}
+    rows: list[str] = []
+    notes: list[str] = []
     for depth in depths:
         rng = random.Random(f"{args.seed}-{depth}")
         t0 = time.perf_counter()
@@ -235,32 +252,51 @@ def main(argv: list[str] | None = None) -> int:
         trace, counts = make_trace(queue, depth, args.ops, rng, next_id)
         nulls = sum(1 for k, _, _, o in trace if k == RESERVE and o.value is None)
         failed = sum(1 for k, _, _, o in trace if k == DELETE and isinstance(o, Failed))
-        seconds, bad = replay(model, trace)
+        seconds, cpu, bad = replay(model, trace)
         if bad:
             i, kind, verdict = bad[0]
             print(f"FALSE ALARM at depth {depth}, op {i} ({OP_NAMES[kind]}): {verdict}")
             return 1
         lo, hi = model.live_count()
         if model.worlds != 1 or lo != hi or lo != len(queue):
-            print(f"model and queue disagree at depth {depth}: model live {lo}-{hi} in "
-                  f"{model.worlds} world(s), queue live {len(queue)}")
+            print(
+                f"model and queue disagree at depth {depth}: model live {lo}-{hi} in "
+                f"{model.worlds} world(s), queue live {len(queue)}"
+            )
             return 1
         rate = len(trace) / seconds
         rates[depth] = rate
+        cpu_rates[depth] = len(trace) / cpu
+        rows.append(
+            f"{depth:>9} {len(trace):>8} {seconds:>8.3f} {rate:>12,.0f} {cpu:>8.3f} "
+            f"{cpu_rates[depth]:>12,.0f}"
+        )
+        print(rows[-1])
         mix = "/".join(f"{100 * c / len(trace):.0f}" for c in counts)
-        print(f"{depth:>9} {len(trace):>8} {seconds:>8.3f} {rate:>12,.0f}   {mix}%, {nulls}, "
-              f"{failed}, {prefill_s:.1f}s ({prefill_model_s:.1f}s in model); end depth {len(queue)}")
+        notes.append(
+            f"  depth {depth}: mix push/reserve/delete/advance {mix}%, {nulls} null reserves, "
+            f"{failed} failed deletes, end depth {len(queue)}, prefill {prefill_s:.1f} s "
+            f"({prefill_model_s:.1f} s in the model)"
+        )
         del model, queue, trace
-    print("\nevery verdict allowed, no warning, never inconclusive (no false alarm)")
-    print("\ntargets:")
+    print("\n".join(["", "workload:", *notes]))
+    print("every verdict allowed, no warning, never inconclusive (no false alarm)")
+    print("\ntargets (judged on wall time, perf_counter; process CPU time in brackets):")
     if 100_000 in rates:
-        r = rates[100_000]
-        print(f"  >= {TARGET_OPS_AT_1E5:,} ops/s at depth 10^5: {r:,.0f} ops/s  "
-              f"{mark(r >= TARGET_OPS_AT_1E5)}")
+        r, c = rates[100_000], cpu_rates[100_000]
+        print(
+            f"  >= {TARGET_OPS_AT_1E5:,} ops/s at depth 10^5: {r:,.0f} ops/s  "
+            f"{mark(r >= TARGET_OPS_AT_1E5)}   [cpu {c:,.0f} ops/s {mark(c >= TARGET_OPS_AT_1E5)}]"
+        )
     if 1000 in rates and 1_000_000 in rates:
         ratio = rates[1000] / rates[1_000_000]
-        print(f"  ops/s(10^3) / ops/s(10^6) <= {TARGET_RATIO:g}: {ratio:.2f}  "
-              f"{mark(ratio <= TARGET_RATIO)}")
+        cratio = cpu_rates[1000] / cpu_rates[1_000_000]
+        print(
+            f"  ops/s(10^3) / ops/s(10^6) <= {TARGET_RATIO:g}: {ratio:.2f}  "
+            f"{mark(ratio <= TARGET_RATIO)}   [cpu {cratio:.2f} {mark(cratio <= TARGET_RATIO)}]"
+        )
+    print("figures from one run; on a shared machine wall time includes time other processes held")
+    print("the CPU, which the process CPU figures leave out")
     return 0
 
 

@@ -63,6 +63,7 @@ PROFILES = {
 NOT_EXERCISED = {
     "MQ-LOSS-2": "needs injected faults; no faults profile exists yet",
     "MQ-LOSS-3": "needs injected faults; no faults profile exists yet",
+    "MQ-DURABLE-1": "needs crash-and-restart runs, which do not exist yet",
 }
 
 

@@ -63,12 +63,12 @@ class QueueMachine(RuleBasedStateMachine):
 
     @rule(
         target=pushed,
-        count=st.integers(50, 300),
+        count=st.integers(20, 150),
         priority_seed=st.integers(0, 2**16),
         delayed=st.booleans(),
     )
     def push_many(self, count: int, priority_seed: int, delayed: bool) -> Any:
-        """Hundreds of jobs at once, so deep queues and capacity limits are reached."""
+        """Up to 150 jobs at once, so deep queues and capacity limits are reached quickly."""
         tasks = []
         for i in range(count):
             task: dict[str, Any] = {
@@ -150,8 +150,11 @@ class QueueMachine(RuleBasedStateMachine):
     # ---------------------------------------------------------------- end of case
 
     def teardown(self) -> None:
+        # Hypothesis calls teardown even after a rule raised. Draining then would judge a
+        # backend the model no longer tracks, and the drain's finding would replace the rule's.
         try:
-            self.session.drain()
+            if self.session.violation is None:
+                self.session.drain()
         finally:
             self.findings.extend(self.session.warnings)
 

@@ -17,7 +17,7 @@ from mqspec.adapters.base import QueueAdapter, Task
 from mqspec.conformance.clock import VirtualClock
 from mqspec.conformance.transcript import Step, Transcript
 from mqspec.reference.clauses import clause
-from mqspec.reference.errors import ContractViolation, DriverError, UsageError
+from mqspec.reference.errors import ContractViolation, DriverError, MqspecError, UsageError
 from mqspec.reference.model import Model
 from mqspec.reference.types import Failed, Finding, Ok, Outcome, Verdict
 
@@ -64,6 +64,8 @@ class Session:
         self.model = Model(self.capabilities, start)
         self.transcript = Transcript(self.capabilities, url=url)
         self.warnings: list[Finding] = []
+        # The first finding raised, if any: a case that already failed is not drained.
+        self.violation: ContractViolation | None = None
         try:
             adapter.reset(start)
         except Exception as err:
@@ -100,6 +102,8 @@ class Session:
         """Push ``task`` and judge the answer. Returns the outcome."""
         mine = _copy_json(task)
         outcome = self._call(lambda: self.adapter.push(_copy_json(task), self.now))
+        if isinstance(outcome, Ok):
+            outcome = Ok(_copy_json(outcome.value))
         self._judge(Step(self.now, "push", mine, outcome), self.model.push(mine, self.now, outcome))
         return outcome
 
@@ -155,6 +159,8 @@ class Session:
     def _call(self, action: Any) -> Outcome:
         try:
             return Ok(action())
+        except MqspecError:
+            raise  # the adapter could not be driven at all (DriverError): not an answer
         except Exception as err:  # the backend's error answer, judged by the contract
             return Failed(f"{type(err).__name__}: {err}")
 
@@ -171,4 +177,6 @@ class Session:
     def _raise(self, finding: Finding) -> None:
         violation = ContractViolation(finding, program=self.transcript.listing())
         violation.transcript = self.transcript
+        if self.violation is None:
+            self.violation = violation
         raise violation

@@ -129,17 +129,21 @@ class Transcript:
         Raises:
             UsageError: the text is not a transcript, naming the line that is wrong.
         """
-        lines = [line for line in text.splitlines() if line.strip()]
+        # Split on "\n" only: str.splitlines() also splits on U+2028, U+0085 and others, which
+        # json.dumps(ensure_ascii=False) leaves unescaped inside strings. Blank lines are
+        # skipped, but errors name the line's number in the text as given.
+        lines = [(n, line) for n, line in enumerate(text.split("\n"), start=1) if line.strip()]
         if not lines:
             raise UsageError("empty transcript")
+        first, header = lines[0]
         try:
-            head = json.loads(lines[0])
+            head = json.loads(header)
             caps = Capabilities(**head["capabilities"])
             url = str(head.get("url", "memory://"))
         except (ValueError, KeyError, TypeError) as err:
-            raise UsageError(f"transcript line 1 is not a transcript header: {err}") from None
+            raise UsageError(f"transcript line {first} is not a transcript header: {err}") from None
         steps = []
-        for number, line in enumerate(lines[1:], start=2):
+        for number, line in lines[1:]:
             try:
                 steps.append(Step.from_json(json.loads(line)))
             except (ValueError, UsageError) as err:
@@ -172,7 +176,9 @@ class Transcript:
             "    try:",
         ]
         for step in self.steps:
-            note = f"  # backend said: {_short(step.outcome)}" if step.outcome is not None else ""
+            # One line: an Unknown reason may hold line breaks, which would end the comment.
+            said = " ".join(_short(step.outcome).splitlines())
+            note = f"  # backend said: {said}" if step.outcome is not None else ""
             body.append(f"        {step.call()}{note}")
         body += ["    finally:", "        adapter.close()", ""]
         return "\n".join(body)

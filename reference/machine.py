@@ -47,6 +47,7 @@ DELETE_STALE = clause("MQ-DELETE-5")
 TOKEN_MISSING = clause("MQ-TOKEN-1")
 LOSS_DRAIN = clause("MQ-LOSS-1")
 LOSS_FAILED_PUSH = clause("MQ-LOSS-3")
+DURABLE = clause("MQ-DURABLE-1")
 
 INF = float("inf")
 
@@ -71,6 +72,7 @@ class Job:
         "failed_push",
         "gen",
         "hi",
+        "held_over",
         "id",
         "lo",
         "priority",
@@ -78,6 +80,7 @@ class Job:
         "restored",
         "seq",
         "state",
+        "survived",
         "task",
         "token",
         "uid",
@@ -101,6 +104,10 @@ class Job:
         self.restored = False
         self.failed_push = False
         self.gen = 0
+        # Set by a restart: the job was live before it (MQ-DURABLE-1), and its reservation
+        # was pending then (held_over); only used to name the clause a divergence breaks.
+        self.survived = False
+        self.held_over = False
 
     def copy(self) -> Job:
         twin = Job.__new__(Job)
@@ -129,6 +136,24 @@ def _nothing() -> str:
     return ""
 
 
+# Types whose Python == is exactly JSON equality when both sides have that very type. float is
+# left out: inside a container, one NaN object compares equal to itself.
+_PLAIN = frozenset((str, int, type(None)))
+
+
+def _same_json(a: Any, b: Any) -> bool:
+    """`json_equal`, with a fast path for the common flat task of strings, integers and nulls."""
+    if type(a) is dict and type(b) is dict:
+        if a != b:
+            return False
+        for key, value in a.items():
+            kind = type(value)
+            if kind not in _PLAIN or kind is not type(b[key]):
+                return json_equal(a, b)
+        return True
+    return json_equal(a, b)
+
+
 Step = tuple[list["QueueState"], Finding | None]
 """A transition's result: the successor states, and a SHOULD warning every one of them needs.
 An empty successor list never occurs; a rejected observation is returned as a bare `Finding`."""
@@ -137,7 +162,18 @@ An empty successor list never occurs; a rejected observation is returned as a ba
 class QueueState:
     """One possible state of a conforming queue. See the module docstring for the rules."""
 
-    __slots__ = ("by_id", "caps", "delayed_heap", "jobs", "must", "now", "reserved_heap", "should")
+    __slots__ = (
+        "acked",
+        "acked_before_restart",
+        "by_id",
+        "caps",
+        "delayed_heap",
+        "jobs",
+        "must",
+        "now",
+        "reserved_heap",
+        "should",
+    )
 
     def __init__(self, caps: Capabilities, now: float = 0.0) -> None:
         self.caps = caps
@@ -145,12 +181,17 @@ class QueueState:
         self.jobs: dict[int, Job] = {}
         self.by_id: dict[str, list[int]] = {}
         # Certain-ready jobs per priority, keyed by the upper end of their enqueue interval.
-        # `must` treats a restored job as able to sit anywhere behind its old place (MUST level);
-        # `should` keeps it at its old place (MQ-RESTORE-3). Stale entries are skipped lazily.
+        # `must` holds every one and treats a restored job as able to sit anywhere behind its old
+        # place (MUST level); `should` holds only the restored ones, at their old place
+        # (MQ-RESTORE-3). Stale entries are skipped lazily.
         self.must: tuple[list[tuple[Any, ...]], ...] = ([], [], [])
         self.should: tuple[list[tuple[Any, ...]], ...] = ([], [], [])
         self.delayed_heap: list[tuple[float, int, int]] = []
         self.reserved_heap: list[tuple[float, int, int]] = []
+        # Ids acknowledged by a successful Delete, and those acknowledged before the last
+        # restart: only used to name MQ-DURABLE-1 when an acknowledged job comes back.
+        self.acked: set[str] = set()
+        self.acked_before_restart: frozenset[str] = frozenset()
 
     # ---------------------------------------------------------------- copying and identity
 
@@ -163,7 +204,20 @@ class QueueState:
         twin.should = tuple(list(h) for h in self.should)  # type: ignore[assignment]
         twin.delayed_heap = list(self.delayed_heap)
         twin.reserved_heap = list(self.reserved_heap)
+        twin.acked = set(self.acked)
+        twin.acked_before_restart = self.acked_before_restart
         return twin
+
+    def restart(self) -> None:
+        """The process holding a durable queue restarted: its state must be unchanged.
+
+        Nothing changes in the state itself (that is what durable means, MQ-DURABLE-1); the
+        marks only let later findings about these jobs name MQ-DURABLE-1.
+        """
+        for job in self.jobs.values():
+            job.survived = True
+            job.held_over = job.state == RESERVED
+        self.acked_before_restart = frozenset(self.acked)
 
     def fingerprint(self) -> tuple[Any, ...]:
         """A hashable summary; two states with equal fingerprints behave the same."""
@@ -203,11 +257,12 @@ class QueueState:
     def _make_ready(self, job: Job) -> None:
         job.state = READY
         job.gen += 1
-        rank = 0 if job.exact else 1
-        should_key = (job.hi, rank, job.seq, job.gen, job.uid)
-        must_key = (INF, 1, job.seq, job.gen, job.uid) if job.restored else should_key
-        heapq.heappush(self.must[job.priority], must_key)
-        heapq.heappush(self.should[job.priority], should_key)
+        key = (job.hi, 0 if job.exact else 1, job.seq, job.gen, job.uid)
+        if job.restored:
+            heapq.heappush(self.must[job.priority], (INF, 1, job.seq, job.gen, job.uid))
+            heapq.heappush(self.should[job.priority], key)
+        else:
+            heapq.heappush(self.must[job.priority], key)
 
     def _peek(self, heap: list[tuple[Any, ...]]) -> tuple[Any, ...] | None:
         jobs = self.jobs
@@ -278,7 +333,7 @@ class QueueState:
                 observed="ok",
             )
         returned = outcome.value
-        if not isinstance(returned, dict) or not json_equal(without_token(returned), task):
+        if not isinstance(returned, dict) or not _same_json(without_token(returned), task):
             return Finding(
                 PUSH_SUCCEEDS,
                 f"push of {task['id']!r} returned a task different from the one pushed",
@@ -337,13 +392,27 @@ class QueueState:
         body = without_token(returned)
         uids = self.by_id.get(returned["id"])
         if not uids:
+            came_back = returned["id"] in self.acked_before_restart
             return Finding(
-                RESERVE_UNEXPECTED,
+                DURABLE if came_back else RESERVE_UNEXPECTED,
                 f"reserve returned {returned['id']!r}, which is not a live job",
                 expected=self._describe_allowed(),
                 observed=repr(returned["id"]),
             )
-        matches = [self.jobs[u] for u in uids if json_equal(self.jobs[u].task, body)]
+        jobs = self.jobs
+        if len(uids) == 1:
+            # The common case, one live job with the id: the loop below, unrolled.
+            job = jobs[uids[0]]
+            if _same_json(job.task, body):
+                finding = self._check_reservable(job)
+                if finding is not None:
+                    return finding
+                warning = self._warning_for(job)
+                self._take(job, token)
+                return [self], warning
+            matches = []
+        else:
+            matches = [jobs[u] for u in uids if _same_json(jobs[u].task, body)]
         if not matches:
             pushed = self.jobs[uids[0]].task
             return Finding(
@@ -391,7 +460,7 @@ class QueueState:
             )
         if job.state == RESERVED and now < job.deadline:
             return Finding(
-                RESERVE_HELD,
+                DURABLE if job.held_over else RESERVE_HELD,
                 f"reserve returned {job.id!r} again while its reservation was pending "
                 f"(deadline {job.deadline:g})",
                 expected=allowed(),
@@ -430,10 +499,17 @@ class QueueState:
                 expected="a push that reports failure queues nothing",
                 observed=f"{job.id!r} reserved",
             )
+        if not self.should[job.priority]:
+            return None  # no restored job in this priority: nothing to come out ahead of
         return self._restore_place_warning(job)
 
     def _restore_place_warning(self, job: Job) -> Finding | None:
-        """MQ-RESTORE-3: did ``job`` come out ahead of a restored job's original place?"""
+        """MQ-RESTORE-3: did ``job`` come out ahead of a restored job's original place?
+
+        Called only once `_check_reservable` allowed ``job``. No job that was never restored can
+        then precede it (the `must` top would, and be refused), so looking at the restored jobs
+        alone, which is all `should` holds, gives the answer a heap of every ready job would.
+        """
         top = self._peek(self.should[job.priority])
         if top is None or top[4] == job.uid or not self._precedes(top, job):
             return None
@@ -462,6 +538,7 @@ class QueueState:
         elif job.state == RESERVED:
             job.restored = True  # restored inside the slack window, then taken again
         job.state = RESERVED
+        job.held_over = False
         job.deadline = self.now + self.caps.reservation_timeout
         job.token = token
         job.gen += 1
@@ -476,7 +553,9 @@ class QueueState:
         if best is None:
             return [self], None
         job = self.jobs[best[4]]
-        if final:
+        if job.survived:
+            rule, why = DURABLE, "it was live before the queue restarted"
+        elif final:
             rule, why = LOSS_DRAIN, "after every ready time and deadline plus slack had passed"
         elif job.restored:
             rule, why = RESTORE_LATE, f"its reservation ended at {job.deadline:g}"
@@ -549,14 +628,27 @@ class QueueState:
         slack = self.caps.slack
         tokens = self.caps.reservation_tokens
         token = task.get(TOKEN_KEY)
-        held = [self.jobs[u] for u in uids if self.jobs[u].state == RESERVED]
-        holders = [j for j in held if not tokens or j.token == token]
-        pending = [j for j in holders if now < j.deadline]
-        maybe = [j for j in holders if j.deadline <= now < j.deadline + slack]
+        # Live jobs with the id: reserved (held), by this caller (holders), with a reservation
+        # pending or inside its slack window (maybe). One loop rather than four comprehensions.
+        held: list[Job] = []
+        holders: list[Job] = []
+        pending: list[Job] = []
+        maybe: list[Job] = []
+        jobs = self.jobs
+        for u in uids:
+            j = jobs[u]
+            if j.state == RESERVED:
+                held.append(j)
+                if not tokens or j.token == token:
+                    holders.append(j)
+                    if now < j.deadline:
+                        pending.append(j)
+                    elif j.deadline <= now < j.deadline + slack:
+                        maybe.append(j)
         if isinstance(outcome, Failed):
             if pending:
                 return Finding(
-                    DELETE_PENDING,
+                    DURABLE if pending[0].held_over else DELETE_PENDING,
                     f"delete of {ident!r} failed while its reservation was pending "
                     f"(deadline {pending[0].deadline:g})",
                     expected="ok; the job removed",
@@ -605,6 +697,7 @@ class QueueState:
 
     def _remove(self, uid: int) -> None:
         job = self.jobs.pop(uid)
+        self.acked.add(job.id)
         same = self.by_id[job.id]
         same.remove(uid)
         if not same:

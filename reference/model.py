@@ -19,6 +19,10 @@ from mqspec.reference.types import Capabilities, Finding, Outcome, Verdict
 
 __all__ = ["Model"]
 
+# Verdicts are frozen values, so the two commonest ones are shared.
+_ALLOWED = Verdict()
+_INCONCLUSIVE = Verdict(inconclusive=True)
+
 
 class Model:
     """Checks one queue's observed behaviour against the contract, operation by operation.
@@ -47,7 +51,13 @@ class Model:
         Raises:
             UsageError: ``now`` is earlier than the last time given, or not a finite number.
         """
-        if isinstance(now, bool) or not isinstance(now, (int, float)) or now != now:
+        kind = type(now)
+        if (
+            # A plain float or int (the common case) skips the isinstance checks.
+            kind is not float
+            and kind is not int
+            and (isinstance(now, bool) or not isinstance(now, (int, float)))
+        ) or now != now:
             raise UsageError(f"now must be a number of seconds, got {now!r}")
         if now < self.now:
             raise UsageError(f"time ran backwards: now={now!r} after now={self.now!r}")
@@ -65,7 +75,12 @@ class Model:
         self.advance(now)
         self._pushes += 1
         uid = self._pushes
-        return self._step(lambda w: w.push(uid, task, outcome))
+        if self.inconclusive:
+            return _INCONCLUSIVE
+        worlds = self._worlds
+        if len(worlds) == 1:  # the common case, without a closure
+            return self._settle_one(worlds[0].push(uid, task, outcome))
+        return self._step_many(lambda w: w.push(uid, task, outcome))
 
     def reserve(self, now: float, outcome: Outcome, *, final: bool = False) -> Verdict:
         """Check that Reserve at ``now`` may answer ``outcome``.
@@ -75,7 +90,12 @@ class Model:
                 every ready time and deadline plus slack has passed.
         """
         self.advance(now)
-        return self._step(lambda w: w.reserve(outcome, final))
+        if self.inconclusive:
+            return _INCONCLUSIVE
+        worlds = self._worlds
+        if len(worlds) == 1:
+            return self._settle_one(worlds[0].reserve(outcome, final))
+        return self._step_many(lambda w: w.reserve(outcome, final))
 
     def delete(self, task: dict[str, Any], now: float, outcome: Outcome) -> Verdict:
         """Check that Delete(``task``) at ``now`` may answer ``outcome``.
@@ -86,22 +106,24 @@ class Model:
         if not isinstance(task, dict) or not isinstance(task.get("id"), str):
             raise UsageError(f"delete needs a task with a string id, got {task!r}")
         self.advance(now)
-        return self._step(lambda w: w.delete(task, outcome))
-
-    def _step(self, transition: Any) -> Verdict:
         if self.inconclusive:
-            return Verdict(inconclusive=True)
+            return _INCONCLUSIVE
         worlds = self._worlds
         if len(worlds) == 1:
-            result = transition(worlds[0])
-            if isinstance(result, Finding):
-                return Verdict(violation=result)
-            successors, warning = result
-            self._worlds = successors
-            if len(successors) > 1:
-                self._dedupe()
-            return Verdict(warnings=(warning,) if warning else (), inconclusive=self.inconclusive)
-        return self._step_many(transition)
+            return self._settle_one(worlds[0].delete(task, outcome))
+        return self._step_many(lambda w: w.delete(task, outcome))
+
+    def _settle_one(self, result: Step | Finding) -> Verdict:
+        """The verdict on the only possible state's transition ``result``."""
+        if isinstance(result, Finding):
+            return Verdict(violation=result)
+        successors, warning = result
+        self._worlds = successors
+        if len(successors) > 1:
+            self._dedupe()
+        if warning:
+            return Verdict(warnings=(warning,), inconclusive=self.inconclusive)
+        return _INCONCLUSIVE if self.inconclusive else _ALLOWED
 
     def _step_many(self, transition: Any) -> Verdict:
         successors: list[QueueState] = []
@@ -133,6 +155,21 @@ class Model:
         if len(self._worlds) > self.max_worlds:
             self.inconclusive = True
             self._worlds = self._worlds[:1]
+
+    def restart(self, now: float) -> None:
+        """The process holding the queue was killed and started again at ``now``.
+
+        A durable queue must come back unchanged (MQ-DURABLE-1); an operation cut by the kill
+        is reported separately, as an `Unknown` outcome.
+
+        Raises:
+            UsageError: the queue does not declare itself durable (it may forget everything).
+        """
+        if not self.capabilities.durable:
+            raise UsageError("restart() needs a queue that declares durable=True")
+        self.advance(now)
+        for world in self._worlds:
+            world.restart()
 
     # ---------------------------------------------------------------- reading
 

@@ -29,7 +29,9 @@ class NaiveQueue:
     def push(self, task: dict, now: float) -> dict:
         self.seq += 1
         ready = now + task.get("delay", 0)
-        self.jobs.append({"task": task, "key": (-task["priority"], ready, self.seq), "visible": ready})
+        self.jobs.append(
+            {"task": task, "key": (-task["priority"], ready, self.seq), "visible": ready}
+        )
         return task
 
     def reserve(self, now: float) -> dict | None:

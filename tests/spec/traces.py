@@ -45,7 +45,7 @@ IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_.-]*")
 NUMBER = re.compile(r"-?\d+(?:\.\d+)?")
 JSON_START = re.compile(r'[{\["\d]|-\d|(?:true|false|null)\b')
 
-CAPS_KEYS = {"timeout", "slack", "tokens", "duplicates", "capacity"}
+CAPS_KEYS = {"timeout", "slack", "tokens", "duplicates", "capacity", "durable"}
 PUSH_RESULTS = {"ok", "error", "unknown", "error-unknown"}
 RESERVE_RESULTS = {"null", "error", "unknown"}
 DELETE_RESULTS = {"ok", "error", "unknown"}
@@ -214,6 +214,10 @@ def _parse_caps(n: int, text: str) -> Capabilities:
                 kwargs["reservation_timeout"] = _number(value)
             elif key == "slack":
                 kwargs["slack"] = _number(value)
+            elif key == "durable":
+                if value not in ("yes", "no"):
+                    raise ValueError("durable must be yes or no")
+                kwargs["durable"] = value == "yes"
             elif key == "tokens":
                 if value not in ("yes", "no"):
                     raise ValueError("tokens must be yes or no")
@@ -288,7 +292,7 @@ class _Cursor:
 _WORD = re.compile(r"[^\s|#✗]+")
 _OPTION = re.compile(r"(p|d)=(\S+)")
 _T = re.compile(r"t=(\S+)")
-_OP = re.compile(r"(?:push|reserve|drain|delete)\b")
+_OP = re.compile(r"(?:push|reserve|drain|delete|restart)\b")
 
 
 def _parse_step(n: int, text: str) -> Step:
@@ -301,7 +305,7 @@ def _parse_step(n: int, text: str) -> Step:
         t = _number(t_text.group(1))
     except ValueError as exc:
         _fail(n, text, str(exc))
-    op = cur.take(_OP, "an operation (push, reserve, drain, delete)")
+    op = cur.take(_OP, "an operation (push, reserve, drain, delete, restart)")
     fields: dict[str, Any] = {}
     if op == "push":
         if cur.starts_json():
@@ -355,6 +359,10 @@ def _parse_step(n: int, text: str) -> Step:
 
 
 def _classify(cur: _Cursor, op: str, word: str) -> Result:
+    if op == "restart":
+        if word != "ok":
+            cur.fail(f"restart result must be ok, not {word!r}")
+        return Result("word", word)
     if op == "push":
         if word not in PUSH_RESULTS:
             cur.fail(f"push result must be one of {sorted(PUSH_RESULTS)} or {{json}}, not {word!r}")
@@ -410,6 +418,9 @@ def _apply(run: _Run, step: Step, result: Result) -> Verdict:
             if step.ident is not None and _stands(step, verdict) and result.value != "error":
                 run.pushed[step.ident] = task
             return verdict
+        if step.op == "restart":
+            run.model.restart(step.t)
+            return Verdict()
         if step.op in ("reserve", "drain"):
             outcome, returned = _reserve_outcome(run, result, caps.reservation_tokens)
             verdict = run.model.reserve(step.t, outcome, final=step.op == "drain")

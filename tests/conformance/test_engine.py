@@ -1,0 +1,313 @@
+"""Tests of the conformance engine (mqspec.conformance.engine) and its renderer (render.py).
+
+The state machine runs with a small profile (monkeypatched over "quick") to keep these fast;
+the suite's full power against every mutant is tested in tests/quality.
+"""
+
+from __future__ import annotations
+
+import attrs
+import pytest
+
+from mqspec.adapters.memory import MemoryQueue
+from mqspec.adapters.mutants import (
+    AcceptsInvalid,
+    DeleteAbsentFails,
+    DeleteAnything,
+    EmptyIsError,
+    RestoreToTail,
+)
+from mqspec.adapters.variants import CORRECT_VARIANTS, TickerQueue
+from mqspec.conformance import engine
+from mqspec.conformance.engine import (
+    NOT_EXERCISED,
+    Profile,
+    RunFinished,
+    RunResult,
+    RunStarted,
+    ScenarioDone,
+    StatefulDone,
+    run,
+)
+from mqspec.conformance.machine import machine_for
+from mqspec.conformance.render import render_divergence, render_failure, render_summary
+from mqspec.conformance.scenarios import SCENARIOS
+from mqspec.reference.clauses import CATALOGUE
+from mqspec.reference.errors import ContractViolation, UsageError
+
+SMALL = Profile("quick", examples=8, steps=15)
+LIVE_CLAUSES = [c.id for c in CATALOGUE.values() if not c.withdrawn]
+
+
+@pytest.fixture(autouse=True)
+def small_profile(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(engine.PROFILES, "quick", SMALL)
+
+
+def events(adapter, **options) -> list:
+    try:
+        return list(run(adapter, **options))
+    finally:
+        adapter.close()
+
+
+def result_of(adapter, **options) -> RunResult:
+    last = events(adapter, **options)[-1]
+    assert isinstance(last, RunFinished)
+    return last.result
+
+
+def statuses(result: RunResult) -> dict[str, str]:
+    return {c.clause.id: c.status for c in result.clauses}
+
+
+# -- a conforming queue ------------------------------------------------------------------------
+
+
+def test_events_in_order_and_verdict_conforms():
+    adapter = MemoryQueue()
+    seen = events(adapter, url="memory://", seed=3)
+    assert isinstance(seen[0], RunStarted)
+    assert seen[0].url == "memory://"
+    assert seen[0].capabilities == adapter.capabilities
+    assert seen[0].profile == SMALL
+    assert seen[0].seed == 3
+    scenario_events = seen[1 : 1 + len(SCENARIOS)]
+    assert all(isinstance(e, ScenarioDone) for e in scenario_events)
+    assert [e.scenario for e in scenario_events] == SCENARIOS
+    assert isinstance(seen[-2], StatefulDone)
+    assert seen[-2].examples == SMALL.examples
+    assert seen[-2].divergence is None
+    assert isinstance(seen[-1], RunFinished)
+    assert len(seen) == len(SCENARIOS) + 3
+    result = seen[-1].result
+    assert result.verdict == "conforms"
+    assert (result.url, result.profile, result.seed, result.strict) == (
+        "memory://",
+        "quick",
+        3,
+        False,
+    )
+    assert result.error == ""
+    assert result.duration >= 0
+    assert result.divergences == ()
+    assert result.warnings == ()
+
+
+def test_every_live_clause_appears_once():
+    result = result_of(MemoryQueue())
+    assert [c.clause.id for c in result.clauses] == LIVE_CLAUSES
+    assert all(not c.clause.withdrawn for c in result.clauses)
+
+
+def test_skipped_clauses_say_why():
+    result = result_of(MemoryQueue())
+    for item in result.clauses:
+        assert item.status in ("pass", "skip"), item
+        if item.status == "skip":
+            assert item.reason.strip(), f"{item.clause.id} skipped without a reason"
+    reasons = {c.clause.id: c.reason for c in result.clauses if c.status == "skip"}
+    assert set(reasons) == {"MQ-PUSH-3", "MQ-DELETE-4", "MQ-TOKEN-1", "MQ-LOSS-2", "MQ-LOSS-3"}
+    assert "reservation_tokens" in reasons["MQ-TOKEN-1"]
+    assert "slack 0" in reasons["MQ-DELETE-4"]
+    assert "max_jobs" in reasons["MQ-PUSH-3"]
+    assert reasons["MQ-LOSS-2"] == NOT_EXERCISED["MQ-LOSS-2"]
+    assert "fault" in reasons["MQ-LOSS-3"]
+
+
+def test_skipped_scenarios_are_skip_events_with_reasons():
+    seen = events(MemoryQueue())
+    skipped = {
+        e.scenario.clause.id: e.reason
+        for e in seen
+        if isinstance(e, ScenarioDone) and e.status == "skip"
+    }
+    assert set(skipped) == {"MQ-PUSH-3", "MQ-DELETE-4", "MQ-TOKEN-1"}
+    assert all(skipped.values())
+
+
+def test_tokens_exercise_MQ_TOKEN_1():
+    result = result_of(MemoryQueue(tokens=True))
+    assert result.verdict == "conforms"
+    assert statuses(result)["MQ-TOKEN-1"] == "pass"
+
+
+def test_a_ticker_with_slack_exercises_MQ_DELETE_4():
+    result = result_of(TickerQueue(tick_interval=1))
+    assert result.verdict == "conforms", render_failure(result)
+    assert statuses(result)["MQ-DELETE-4"] == "pass"
+
+
+def test_a_capacity_exercises_MQ_PUSH_3():
+    result = result_of(MemoryQueue(max_jobs=5))
+    assert result.verdict == "conforms", render_failure(result)
+    assert statuses(result)["MQ-PUSH-3"] == "pass"
+
+
+@pytest.mark.parametrize("name", sorted(CORRECT_VARIANTS))
+def test_every_correct_variant_conforms_strictly(name):
+    result = result_of(CORRECT_VARIANTS[name](), url=name, strict=True)
+    assert result.verdict == "conforms", render_failure(result)
+    assert result.warnings == ()
+
+
+# -- a diverging queue -------------------------------------------------------------------------
+
+
+def test_a_mutant_diverges_with_a_transcript_MQ_RESERVE_1():
+    seen = events(EmptyIsError(), url="py:mqspec.adapters.mutants:EmptyIsError")
+    result = seen[-1].result
+    assert result.verdict == "diverges"
+    assert statuses(result)["MQ-RESERVE-1"] == "fail"
+    assert result.divergences
+    assert {d.clause.id for d in result.divergences} == {"MQ-RESERVE-1"}
+    for divergence in result.divergences:
+        assert divergence.transcript is not None
+        assert divergence.transcript.steps
+        assert divergence.transcript.url == "py:mqspec.adapters.mutants:EmptyIsError"
+    failed = {
+        e.scenario.name: e for e in seen if isinstance(e, ScenarioDone) and e.status == "fail"
+    }
+    assert "empty_is_null" in failed
+    for done in failed.values():
+        assert done.reason
+        assert done.divergence is not None
+        assert done.divergence.source == f"scenario {done.scenario.name}"
+        assert done.divergence.transcript.steps
+    own = failed["empty_is_null"].divergence
+    assert own.clause.id == "MQ-RESERVE-1"
+    assert [s.op for s in own.transcript.steps] == ["reserve"]
+
+
+def test_the_stateful_machine_finds_a_divergence_alone_MQ_DELETE_3(monkeypatch):
+    monkeypatch.setattr(engine, "SCENARIOS", [])
+    seen = events(DeleteAbsentFails())
+    stateful = seen[-2]
+    assert isinstance(stateful, StatefulDone)
+    assert stateful.divergence is not None
+    assert stateful.divergence.source == "stateful"
+    assert stateful.divergence.clause.id == "MQ-DELETE-3"
+    assert stateful.divergence.transcript.steps
+    result = seen[-1].result
+    assert result.verdict == "diverges"
+    assert statuses(result)["MQ-DELETE-3"] == "fail"
+    # Without scenarios nothing is marked as passing: the machine alone proves no clause.
+    assert set(statuses(result).values()) == {"skip", "fail"}
+
+
+def test_the_same_seed_finds_the_same_minimal_program(monkeypatch):
+    monkeypatch.setattr(engine, "SCENARIOS", [])
+    first = result_of(AcceptsInvalid(), seed=7).divergences[0].transcript.listing()
+    again = result_of(AcceptsInvalid(), seed=7).divergences[0].transcript.listing()
+    assert first == again
+
+
+def test_a_case_that_failed_is_not_drained_MQ_DELETE_2():
+    """Regression: the machine's teardown drained after a rule raised, and the drain's finding
+    (MQ-LOSS-1) replaced the rule's (MQ-DELETE-2)."""
+    machine = machine_for(DeleteAnything())()
+    machine.push(priority=0, delay=0, fields={})
+    with pytest.raises(ContractViolation) as caught:
+        try:
+            machine.delete_pushed({"id": "job-1", "priority": 0})
+        finally:
+            machine.teardown()
+    assert caught.value.finding.clause.id == "MQ-DELETE-2"
+    assert [s.op for s in caught.value.transcript.steps] == ["push", "delete"]
+
+
+# -- SHOULD findings: MQ-RESTORE-3 ----------------------------------------------------------
+
+
+def test_restore_to_tail_warns_when_not_strict_MQ_RESTORE_3():
+    result = result_of(RestoreToTail())
+    assert result.verdict == "conforms"
+    assert statuses(result)["MQ-RESTORE-3"] == "warn"
+    assert [w.clause.id for w in result.warnings] == ["MQ-RESTORE-3"]
+    assert result.warnings[0].source == "scenario seed_example_a_b_c"
+
+
+def test_restore_to_tail_fails_when_strict_MQ_RESTORE_3():
+    result = result_of(RestoreToTail(), strict=True)
+    assert result.verdict == "diverges"
+    assert statuses(result)["MQ-RESTORE-3"] == "fail"
+    assert "MQ-RESTORE-3" in {d.clause.id for d in result.divergences}
+    assert result.strict
+
+
+# -- errors --------------------------------------------------------------------------------
+
+
+def test_unknown_profile_is_a_usage_error():
+    with pytest.raises(UsageError, match=r"^unknown profile 'nope'; known: quick, thorough$"):
+        next(run(MemoryQueue(), profile="nope"))
+
+
+def test_an_adapter_that_cannot_reset_ends_the_run_with_an_error():
+    class BrokenReset(MemoryQueue):
+        def reset(self, now):
+            raise OSError("disk gone")
+
+    seen = events(BrokenReset())
+    assert isinstance(seen[0], RunStarted)
+    assert isinstance(seen[-1], RunFinished)
+    result = seen[-1].result
+    assert result.verdict == "error"
+    assert result.error == "the adapter failed to reset: OSError: disk gone"
+
+
+def test_an_adapter_without_virtual_time_ends_the_run_with_an_error():
+    class RealTime(MemoryQueue):
+        @property
+        def capabilities(self):
+            return attrs.evolve(super().capabilities, virtual_time=False)
+
+    result = result_of(RealTime())
+    assert result.verdict == "error"
+    assert "virtual_time=False" in result.error
+
+
+# -- rendering -------------------------------------------------------------------------------
+
+
+def test_render_summary_lists_every_clause():
+    result = result_of(MemoryQueue())
+    text = render_summary(result)
+    lines = text.splitlines()
+    assert lines[0].split() == ["clause", "level", "status", "note"]
+    assert len(lines) == 1 + len(LIVE_CLAUSES)
+    for clause_id, line in zip(LIVE_CLAUSES, lines[1:], strict=True):
+        assert line.startswith(clause_id)
+    token_line = next(line for line in lines if line.startswith("MQ-TOKEN-1 "))
+    assert token_line.split()[1:3] == ["MUST", "skip"]
+    assert "reservation_tokens" in token_line
+    order_line = next(line for line in lines if line.startswith("MQ-ORDER-1 "))
+    assert order_line.split() == ["MQ-ORDER-1", "MUST", "pass"]  # no note on a plain pass
+
+
+def test_render_failure_names_the_clause_and_shows_the_program():
+    result = result_of(EmptyIsError(), url="py:x:EmptyIsError", seed=5)
+    text = render_failure(result)
+    assert text.startswith("py:x:EmptyIsError diverges from the contract (seed 5):")
+    assert "MQ-RESERVE-1 (MUST): reserve failed" in text
+    assert "found by: scenario " in text
+    assert "minimal program" in text
+    assert "-> error 'LookupError: queue is empty'" in text
+    assert any(line.startswith("MQ-RESERVE-1") and "FAIL" in line for line in text.splitlines())
+    assert render_summary(result) in text
+
+
+def test_render_failure_includes_warnings():
+    result = result_of(RestoreToTail())
+    text = render_failure(result)
+    assert "MQ-RESTORE-3 (SHOULD)" in text
+    assert "found by: scenario seed_example_a_b_c" in text
+
+
+def test_render_divergence_without_a_transcript():
+    result = result_of(RestoreToTail())
+    [warning] = result.warnings
+    assert warning.transcript is None
+    text = render_divergence(warning)
+    assert text.splitlines()[0].startswith("MQ-RESTORE-3 (SHOULD): ")
+    assert "minimal program" not in text
