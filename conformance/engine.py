@@ -31,6 +31,7 @@ from mqspec.reference.types import Capabilities, Finding
 
 __all__ = [
     "PROFILES",
+    "REALTIME_MAX_TIMEOUT",
     "ClauseResult",
     "Divergence",
     "Profile",
@@ -39,6 +40,7 @@ __all__ = [
     "RunStarted",
     "ScenarioDone",
     "StatefulDone",
+    "check_realtime",
     "run",
 ]
 
@@ -47,17 +49,26 @@ Status = Literal["pass", "fail", "warn", "skip"]
 
 @attrs.frozen
 class Profile:
-    """How hard to look: Hypothesis examples and steps per example."""
+    """How hard to look: Hypothesis examples and steps per example (0: no state machine).
+
+    ``realtime`` runs on the real clock with the adapter's own time source (``now=None``): the
+    production code path. It is small and bounded: the scenarios only, and it needs a
+    reservation timeout of at most `REALTIME_MAX_TIMEOUT` seconds.
+    """
 
     name: str
     examples: int
     steps: int
+    realtime: bool = False
 
 
 PROFILES = {
     "quick": Profile("quick", examples=60, steps=40),
     "thorough": Profile("thorough", examples=400, steps=80),
+    "realtime": Profile("realtime", examples=0, steps=0, realtime=True),
 }
+
+REALTIME_MAX_TIMEOUT = 5.0
 
 # Clauses no profile can exercise yet, and why. Reported as skip, never as pass.
 NOT_EXERCISED = {
@@ -165,17 +176,21 @@ def run(
     chosen = PROFILES[profile]
     started = time.monotonic()
     caps = adapter.capabilities
+    if chosen.realtime or not caps.virtual_time:
+        check_realtime(caps)
     yield RunStarted(url, caps, chosen, seed)
     state = _Tally(strict)
     error = ""
     try:
+        realtime = chosen.realtime or not caps.virtual_time
         for item in SCENARIOS:
-            done = _run_scenario(adapter, item, url, strict)
+            done = _run_scenario(adapter, item, url, strict, realtime=realtime)
             state.scenario(item, done)
             yield done
-        stateful = _run_stateful(adapter, chosen, url, strict, seed)
-        state.stateful(stateful)
-        yield stateful
+        if not realtime:
+            stateful = _run_stateful(adapter, chosen, url, strict, seed)
+            state.stateful(stateful)
+            yield stateful
     except (DriverError, UsageError) as err:
         error = str(err)
     result = RunResult(
@@ -193,11 +208,27 @@ def run(
     yield RunFinished(result)
 
 
-def _run_scenario(adapter: QueueAdapter, item: Scenario, url: str, strict: bool) -> ScenarioDone:
+def check_realtime(caps: Capabilities) -> None:
+    """Refuse a real-time run that would sleep for minutes.
+
+    Raises:
+        UsageError: the queue's reservation timeout exceeds `REALTIME_MAX_TIMEOUT`.
+    """
+    if caps.reservation_timeout > REALTIME_MAX_TIMEOUT:
+        raise UsageError(
+            f"the real-time profile needs a reservation timeout of at most "
+            f"{REALTIME_MAX_TIMEOUT:g}s, and this queue declares {caps.reservation_timeout:g}s; "
+            "open it with ?timeout=1 (or make the timeout settable)"
+        )
+
+
+def _run_scenario(
+    adapter: QueueAdapter, item: Scenario, url: str, strict: bool, *, realtime: bool = False
+) -> ScenarioDone:
     reason = item.skip_reason(adapter.capabilities)
     if reason:
         return ScenarioDone(item, "skip", reason)
-    session = Session(adapter, strict=strict, url=url)
+    session = Session(adapter, strict=strict, url=url, realtime=realtime)
     try:
         item.body(session)
     except ContractViolation as violation:

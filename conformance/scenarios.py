@@ -157,16 +157,16 @@ def ready_at_once(s: Session) -> None:
 
 @scenario("MQ-READY-2")
 def delayed_not_early(s: Session) -> None:
-    s.push(_task("later", 1, delay=5))
-    s.advance(4.999)
+    s.push(_task("later", 1, delay=2))
+    s.advance(1.5)
     s.reserve()
     s.drain()
 
 
 @scenario("MQ-READY-3")
 def delayed_ready_by_slack(s: Session) -> None:
-    s.push(_task("later", 1, delay=5))
-    s.advance(5 + s.capabilities.slack)
+    s.push(_task("later", 1, delay=2))
+    s.advance(2 + s.capabilities.slack)
     s.reserve()
 
 
@@ -195,9 +195,9 @@ def fifo_within_priority(s: Session) -> None:
 
 @scenario("MQ-ORDER-3")
 def similar_delays_any_order(s: Session) -> None:
-    s.push(_task("A", 1, delay=5))
-    s.push(_task("C", 1, delay=5))
-    s.advance(5 + s.capabilities.slack)
+    s.push(_task("A", 1, delay=2))
+    s.push(_task("C", 1, delay=2))
+    s.advance(2 + s.capabilities.slack)
     s.reserve()
     s.reserve()
 
@@ -283,9 +283,9 @@ def delete_pending_removes(s: Session) -> None:
 @scenario("MQ-DELETE-2")
 def delete_without_reservation_fails(s: Session) -> None:
     s.push(_task("ready"))
-    s.push(_task("delayed", 1, delay=30))
+    s.push(_task("delayed", 1, delay=2))
     s.delete(_task("ready"))
-    s.delete(_task("delayed", 1, delay=30))
+    s.delete(_task("delayed", 1, delay=2))
     task = _reserved(s)
     s.advance(s.capabilities.reservation_timeout + s.capabilities.slack)
     if task is not None:
@@ -344,7 +344,7 @@ def reserve_carries_token(s: Session) -> None:
 def nothing_is_lost(s: Session) -> None:
     timeout = s.capabilities.reservation_timeout
     for i in range(60):
-        s.push(_task(f"job-{i}", i % 3, delay=(i % 5) * 2))
+        s.push(_task(f"job-{i}", i % 3, delay=i % 3))
     taken = []
     for _ in range(20):
         task = _reserved(s)

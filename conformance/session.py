@@ -13,11 +13,13 @@ import copy
 import json
 from typing import Any
 
+import attrs
+
 from mqspec.adapters.base import QueueAdapter, Task
-from mqspec.conformance.clock import VirtualClock
+from mqspec.conformance.clock import RealClock, VirtualClock
 from mqspec.conformance.transcript import Step, Transcript
 from mqspec.reference.clauses import clause
-from mqspec.reference.errors import ContractViolation, DriverError, MqspecError, UsageError
+from mqspec.reference.errors import ContractViolation, DriverError, MqspecError
 from mqspec.reference.model import Model
 from mqspec.reference.types import Failed, Finding, Ok, Outcome, Verdict
 
@@ -42,6 +44,11 @@ class Session:
         strict: raise on SHOULD findings too.
         start: the virtual time the case starts at.
         url: how the adapter was opened, written into reproducers.
+        realtime: run on the real clock: the adapter gets ``now=None`` and uses its own clock
+            (forced for adapters that declare ``virtual_time=False``).
+        margin: real time only: the most one operation may take. The model widens every
+            slack window by it, and the session never starts an operation within ``margin``
+            before a ready time or deadline, so the answer cannot straddle the boundary.
     """
 
     def __init__(
@@ -51,23 +58,28 @@ class Session:
         strict: bool = False,
         start: float = 0.0,
         url: str = "memory://",
+        realtime: bool = False,
+        margin: float = 0.25,
     ) -> None:
         self.adapter = adapter
         self.capabilities = adapter.capabilities
-        if not self.capabilities.virtual_time:
-            raise UsageError(
-                "this adapter declares virtual_time=False; only the virtual-time profiles "
-                "exist so far"
-            )
+        self.realtime = realtime or not self.capabilities.virtual_time
+        self.margin = margin
         self.strict = strict
-        self.clock = VirtualClock(start)
-        self.model = Model(self.capabilities, start)
+        judged = self.capabilities
+        if self.realtime:
+            self.clock: VirtualClock | RealClock = RealClock(start)
+            # The queue reads its own clock somewhere inside each call: widen every window.
+            judged = attrs.evolve(judged, slack=judged.slack + margin)
+        else:
+            self.clock = VirtualClock(start)
+        self.model = Model(judged, start)
         self.transcript = Transcript(self.capabilities, url=url)
         self.warnings: list[Finding] = []
         # The first finding raised, if any: a case that already failed is not drained.
         self.violation: ContractViolation | None = None
         try:
-            adapter.reset(start)
+            adapter.reset(self._adapter_now())
         except Exception as err:
             raise DriverError(f"the adapter failed to reset: {type(err).__name__}: {err}") from err
 
@@ -79,14 +91,14 @@ class Session:
     # ---------------------------------------------------------------- time
 
     def advance_to(self, when: float) -> None:
-        """Move virtual time to ``when`` and let the adapter's ticker run."""
-        if when == self.now:
-            return
-        self.clock.advance_to(when)
+        """Move time to ``when`` (sleeping, in real time) and let the adapter's ticker run."""
+        if when == self.now or (self.realtime and when < self.now):
+            return  # in real time, "when" may simply have passed already
+        when = self.clock.advance_to(when)
         self.model.advance(when)
         self.transcript.add(Step(when, "advance"))
         try:
-            self.adapter.tick(when)
+            self.adapter.tick(self._adapter_now())
         except Exception as err:
             raise DriverError(
                 f"the adapter's tick({when!r}) failed: {type(err).__name__}: {err}"
@@ -101,30 +113,28 @@ class Session:
     def push(self, task: Any) -> Outcome:
         """Push ``task`` and judge the answer. Returns the outcome."""
         mine = _copy_json(task)
-        outcome = self._call(lambda: self.adapter.push(_copy_json(task), self.now))
+        at, outcome = self._timed("push", lambda now: self.adapter.push(_copy_json(task), now))
         if isinstance(outcome, Ok):
             outcome = Ok(_copy_json(outcome.value))
-        self._judge(Step(self.now, "push", mine, outcome), self.model.push(mine, self.now, outcome))
+        self._judge(Step(at, "push", mine, outcome), self.model.push(mine, at, outcome))
         return outcome
 
     def reserve(self, *, final: bool = False) -> Outcome:
         """Reserve and judge the answer; ``final`` marks the drain (MQ-LOSS-1)."""
-        outcome = self._call(lambda: self.adapter.reserve(self.now))
+        at, outcome = self._timed("reserve", self.adapter.reserve)
         if isinstance(outcome, Ok) and outcome.value is not None:
             outcome = Ok(_copy_json(outcome.value))
-        step = Step(self.now, "drain" if final else "reserve", None, outcome)
-        self._judge(step, self.model.reserve(self.now, outcome, final=final))
+        step = Step(at, "drain" if final else "reserve", None, outcome)
+        self._judge(step, self.model.reserve(at, outcome, final=final))
         return outcome
 
     def delete(self, task: Task) -> Outcome:
         """Delete ``task`` (as Reserve returned it, token included) and judge the answer."""
         mine = _copy_json(task)
-        outcome = self._call(lambda: self.adapter.delete(_copy_json(task), self.now))
+        at, outcome = self._timed("delete", lambda now: self.adapter.delete(_copy_json(task), now))
         if isinstance(outcome, Ok):
             outcome = Ok(None)
-        self._judge(
-            Step(self.now, "delete", mine, outcome), self.model.delete(mine, self.now, outcome)
-        )
+        self._judge(Step(at, "delete", mine, outcome), self.model.delete(mine, at, outcome))
         return outcome
 
     def drain(self) -> list[Task]:
@@ -155,6 +165,39 @@ class Session:
         return out  # pragma: no cover - _raise always raises
 
     # ---------------------------------------------------------------- plumbing
+
+    def _adapter_now(self) -> float | None:
+        return None if self.realtime else self.now
+
+    def _timed(self, op: str, action: Any) -> tuple[float, Outcome]:
+        """Call ``action(now)``; return the time the model judges it at, and the outcome.
+
+        In real time the call is judged at its start, after stepping past any boundary closer
+        than ``margin``, and a call slower than ``margin`` aborts the run: its answer could
+        straddle a boundary and be judged unfairly.
+        """
+        if not self.realtime:
+            return self.now, self._call(lambda: action(self.now))
+        self._step_past_boundaries()
+        at = self.now
+        self.model.advance(at)
+        outcome = self._call(lambda: action(None))
+        took = self.now - at
+        if took > self.margin:
+            raise DriverError(
+                f"real-time profile: {op} took {took:.3f}s, more than the {self.margin}s margin; "
+                "the answer cannot be judged fairly (raise the margin or check the backend)"
+            )
+        return at, outcome
+
+    def _step_past_boundaries(self) -> None:
+        now = self.now
+        for event in self.model.next_events():
+            if now < event <= now + self.margin:
+                self.clock.advance_to(event + 0.001)
+                now = self.now
+            elif event > now + self.margin:
+                break
 
     def _call(self, action: Any) -> Outcome:
         try:

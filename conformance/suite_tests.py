@@ -13,7 +13,7 @@ import pytest
 
 from mqspec.adapters.base import QueueAdapter
 from mqspec.adapters.registry import open_isolated
-from mqspec.conformance.engine import PROFILES, _run_scenario, _run_stateful
+from mqspec.conformance.engine import PROFILES, _run_scenario, _run_stateful, check_realtime
 from mqspec.conformance.render import render_divergence
 from mqspec.conformance.scenarios import SCENARIOS, Scenario
 from mqspec.reference.errors import DriverError
@@ -42,7 +42,10 @@ def test_scenario(
 ) -> None:
     adapter, url = mq
     strict = request.config.getoption("--mq-strict")
-    done = _run_scenario(adapter, item, url, strict)
+    realtime = PROFILES[request.config.getoption("--mq-profile")].realtime
+    if realtime or not adapter.capabilities.virtual_time:
+        check_realtime(adapter.capabilities)
+    done = _run_scenario(adapter, item, url, strict, realtime=realtime)
     if done.status == "skip":
         pytest.skip(f"{item.clause.id}: {done.reason}")
     if done.divergence is not None:
@@ -53,6 +56,8 @@ def test_scenario(
 def test_state_machine(mq: tuple[QueueAdapter, str], request: pytest.FixtureRequest) -> None:
     adapter, url = mq
     profile = PROFILES[request.config.getoption("--mq-profile")]
+    if profile.realtime:
+        pytest.skip("the realtime profile runs the scenarios only")
     strict = request.config.getoption("--mq-strict")
     seed = request.config.getoption("--mq-seed")
     try:

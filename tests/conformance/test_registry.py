@@ -66,7 +66,17 @@ FACTORIES = """
 
 
 def test_schemes():
-    assert set(SCHEMES) == {"memory", "sqlite", "py"}
+    assert set(SCHEMES) == {
+        "memory",
+        "sqlite",
+        "py",
+        "exec",
+        "redis",
+        "postgresql",
+        "postgres",
+        "mysql",
+        "mariadb",
+    }
 
 
 def test_memory():
@@ -152,10 +162,10 @@ def test_py_factory_may_be_a_class():
 def test_unknown_scheme():
     with pytest.raises(
         UsageError,
-        match=r"^unknown queue URL scheme 'redis' in 'redis://localhost:6379'; "
-        r"known: memory:, sqlite:, py:$",
+        match=r"^unknown queue URL scheme 'kafka' in 'kafka://localhost:9092'; "
+        r"known: memory:, sqlite:, py:, exec:, redis:, postgresql:, postgres:, mysql:, mariadb:$",
     ):
-        open_adapter("redis://localhost:6379")
+        open_adapter("kafka://localhost:9092")
 
 
 @pytest.mark.parametrize("url", ["memory", "", "q.db"])

@@ -303,14 +303,15 @@ def test_a_reset_that_raises_is_a_driver_error():
         Session(BrokenReset())
 
 
-def test_an_adapter_without_virtual_time_is_a_usage_error():
+def test_an_adapter_without_virtual_time_runs_in_real_time():
     class RealTime(MemoryQueue):
         @property
         def capabilities(self) -> Capabilities:
             return attrs.evolve(super().capabilities, virtual_time=False)
 
-    with pytest.raises(UsageError, match=r"^this adapter declares virtual_time=False"):
-        Session(RealTime())
+    session = Session(RealTime())
+    assert session.realtime  # forced: the adapter keeps its own clock
+    assert session.model.capabilities.slack == session.margin
 
 
 def test_the_url_and_capabilities_go_into_the_transcript():
