@@ -26,6 +26,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import dataclasses
+import gc
 import inspect
 import platform
 import sys
@@ -292,6 +293,7 @@ def run_machine(
     test = get_state_machine_test(machine, settings=config)
     hypothesis_seed(seed)(test)
     STEPS[0] = 0
+    gc.collect()  # neither run pays for the other's garbage
     c0 = time.process_time()
     t0 = time.perf_counter()
     test()

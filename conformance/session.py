@@ -10,7 +10,6 @@ machine, the scenarios, replay, a user's own test) goes through this one class.
 from __future__ import annotations
 
 import copy
-import json
 from typing import Any
 
 import attrs
@@ -29,11 +28,22 @@ LOSS_DRAIN = clause("MQ-LOSS-1")
 
 
 def _copy_json(value: Any) -> Any:
-    """A deep copy, so neither side can mutate what the other holds."""
-    try:
-        return json.loads(json.dumps(value))
-    except (TypeError, ValueError):
-        return copy.deepcopy(value)
+    """A deep copy of a JSON value, so neither side can mutate what the other holds.
+
+    Only dicts and lists are mutable in JSON; everything else is shared. (A plain recursive
+    copy: several times faster than a JSON round trip or `copy.deepcopy` for tasks.)
+    """
+    kind = type(value)
+    if kind is dict:
+        return {key: _copy_json(item) for key, item in value.items()}
+    if kind is list:
+        return [_copy_json(item) for item in value]
+    if kind in _IMMUTABLE:
+        return value
+    return copy.deepcopy(value)
+
+
+_IMMUTABLE = frozenset({str, int, float, bool, type(None)})
 
 
 class Session:
