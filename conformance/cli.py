@@ -1,9 +1,15 @@
 """The ``mqspec`` command line. The only module that imports click.
 
-``mqspec check [URL]`` runs the conformance suite and exits 0 (conforms), 1 (diverges) or
-2 (could not run: bad URL, unreachable or crashing backend, bad arguments), each with a
+``mqspec check [URL]`` runs the conformance suite, writes a report directory (``report.json``,
+``report.md``, ``junit.xml`` and one replayable transcript plus pytest file per divergence; see
+``reports/README.md``) and exits 0 (conforms), 1 (diverges) or 2 (could not run: bad URL,
+unreachable or crashing backend, bad arguments, report directory not writable), each with a
 one-line cause on stderr. Without a URL it checks a fresh embedded SQLite queue in a temporary
 directory, which it removes afterwards.
+
+``mqspec replay FILE`` sends a recorded transcript again, step by step, and exits 0 (no
+divergence: fixed), 1 (a divergence still occurs) or 2 (not a transcript, or the backend cannot
+be opened or driven).
 """
 
 from __future__ import annotations
@@ -11,7 +17,9 @@ from __future__ import annotations
 import sys
 import tempfile
 import time
+from datetime import UTC, datetime
 from pathlib import Path
+from typing import NoReturn
 
 import click
 
@@ -26,7 +34,10 @@ from mqspec.conformance.engine import (
     run,
 )
 from mqspec.conformance.render import render_divergence, render_summary
-from mqspec.reference.errors import MqspecError
+from mqspec.conformance.replay import ReplayedStep, ReplayFinished, answer, replay
+from mqspec.conformance.reports import ReportWriter, default_report_dir
+from mqspec.conformance.transcript import Transcript
+from mqspec.reference.errors import MqspecError, UsageError
 
 __all__ = ["main"]
 
@@ -36,7 +47,20 @@ EXIT_CONFORMS, EXIT_DIVERGES, EXIT_ERROR = 0, 1, 2
 @click.group()
 @click.version_option(package_name="mqspec")
 def main() -> None:
-    """mqspec: check a work queue against the fn MessageQueue contract (spec/contract.md)."""
+    """mqspec: check a work queue against the fn MessageQueue contract (spec/contract.md).
+
+    Exit codes, for every command: 0 conforms (check) or fixed (replay), 1 a clause is broken,
+    2 could not run (the cause is printed on one line).
+    """
+
+
+def _one_line(text: object) -> str:
+    return " ".join(str(text).split())
+
+
+def _fail(message: str) -> NoReturn:
+    click.echo(f"mqspec: {_one_line(message)}", err=True)
+    sys.exit(EXIT_ERROR)
 
 
 @main.command()
@@ -50,27 +74,81 @@ def main() -> None:
 )
 @click.option("--seed", type=int, default=0, show_default=True, help="Hypothesis seed.")
 @click.option("--strict", is_flag=True, help="Fail on SHOULD findings too, not just warn.")
-def check(url: str | None, profile: str, seed: int, strict: bool) -> None:
-    """Check the queue at URL against the contract.
+@click.option(
+    "--report",
+    "report_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Write the report here [default: reports/<adapter>-<UTC timestamp>/ in the current "
+    "directory].",
+)
+@click.option("--no-report", is_flag=True, help="Write no report files.")
+def check(
+    url: str | None,
+    profile: str,
+    seed: int,
+    strict: bool,
+    report_dir: Path | None,
+    no_report: bool,
+) -> None:
+    """Check the queue at URL against the contract, and write a report.
 
     URL is memory://, sqlite:///path/to/file.db or py:package.module:factory (options as
     ?timeout=5&tokens=1&duplicates=reject&max_jobs=N). Without URL: a fresh SQLite file in a
     temporary directory.
 
+    The report directory holds report.json, report.md, junit.xml and, per divergence, a
+    transcript (replay it with `mqspec replay`) and a standalone pytest file.
+
     Exit codes: 0 conforms (no MUST broken; with --strict no SHOULD either), 1 diverges,
-    2 could not run (the cause is printed).
+    2 could not run (bad URL, unreachable or crashing backend, report directory not writable;
+    the cause is printed on one line).
     """
+    if report_dir is not None and no_report:
+        _fail("--report and --no-report contradict each other; give one")
+    started_at = datetime.now(UTC)
+    writer = None
+    if not no_report:
+        directory = report_dir or default_report_dir(url, started_at)
+        # A scratch SQLite file is gone after the run: the replay command needs a --url.
+        writer = ReportWriter(
+            directory, started_at, replay_url=None if url else "sqlite:///./mqspec-replay.db"
+        )
+        try:
+            writer.start()
+        except UsageError as err:
+            _fail(str(err))
     with tempfile.TemporaryDirectory(prefix="mqspec-") as scratch:
         target = url or f"sqlite://{Path(scratch).resolve() / 'queue.db'}"
         try:
             result = _check(target, profile, seed, strict)
         except MqspecError as err:
-            click.echo(f"mqspec: cannot check {target}: {err}", err=True)
-            sys.exit(EXIT_ERROR)
+            result = _unstarted(target, profile, seed, strict, f"{err}")
+    if writer is not None:
+        try:
+            writer.write(result)
+        except UsageError as err:
+            _fail(str(err))
+        click.echo(f"report: {writer.directory}")
     if result.verdict == "error":
-        click.echo(f"mqspec: cannot check {target}: {result.error}", err=True)
-        sys.exit(EXIT_ERROR)
+        _fail(f"cannot check {target}: {result.error}")
     sys.exit(EXIT_CONFORMS if result.verdict == "conforms" else EXIT_DIVERGES)
+
+
+def _unstarted(url: str, profile: str, seed: int, strict: bool, cause: str) -> RunResult:
+    """The result of a run that could not start: verdict error, nothing judged."""
+    return RunResult(
+        url=url,
+        capabilities=None,
+        profile=profile,
+        seed=seed,
+        strict=strict,
+        duration=0.0,
+        clauses=(),
+        divergences=(),
+        warnings=(),
+        error=cause or "the backend could not be opened",
+    )
 
 
 def _check(url: str, profile: str, seed: int, strict: bool) -> RunResult:
@@ -99,6 +177,77 @@ def _check(url: str, profile: str, seed: int, strict: bool) -> RunResult:
     finally:
         cleanup()
     raise AssertionError("unreachable: run() always ends with RunFinished")
+
+
+@main.command("replay")
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@click.option(
+    "--url",
+    default=None,
+    help="Replay against this backend instead of the one recorded in FILE.",
+)
+@click.option("--strict", is_flag=True, help="Count SHOULD findings as divergences too.")
+def replay_command(file: Path, url: str | None, strict: bool) -> None:
+    """Send the steps recorded in FILE (a report's divergence-<n>.jsonl) again, one by one.
+
+    Each step goes to the backend through a fresh session and is judged by the model; per step
+    it prints the index, virtual time, call, what the backend answered now and in the
+    recording, and the verdict. The fix loop: check, fix the backend, replay until fixed, check.
+
+    Exit codes: 0 no divergence (fixed), 1 a divergence still occurs (printed),
+    2 FILE is not a transcript, or the backend cannot be opened or driven (one-line cause).
+    """
+    try:
+        transcript = Transcript.from_jsonl(file.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError) as err:
+        _fail(f"cannot read {str(file)!r}: {getattr(err, 'strerror', None) or err}")
+    except UsageError as err:
+        _fail(f"{str(file)!r} is not an mqspec transcript: {err}")
+    target = url or transcript.url
+    try:
+        adapter, cleanup = open_isolated(target)
+    except MqspecError as err:
+        hint = "" if url else " (pass --url to replay against another backend)"
+        _fail(f"cannot open {target}: {err}{hint}")
+    click.echo(f"replaying {file} against {target} ({len(transcript.steps)} steps)")
+    if adapter.capabilities != transcript.capabilities:
+        click.echo(f"note: recorded under {transcript.capabilities.to_json()}")
+        click.echo(f"      the backend now declares {adapter.capabilities.to_json()}")
+    finished = None
+    try:
+        for event in replay(transcript, adapter, url=target, strict=strict):
+            if isinstance(event, ReplayedStep):
+                _echo_step(event)
+            elif isinstance(event, ReplayFinished):
+                finished = event
+    except MqspecError as err:
+        _fail(f"replay of {file} could not run: {err}")
+    finally:
+        cleanup()
+    assert finished is not None, "replay() always ends with ReplayFinished"
+    click.echo("")
+    if finished.divergence is not None:
+        click.echo(render_divergence(finished.divergence))
+        click.echo("")
+        click.echo(f"still diverges at step {finished.steps} of {len(transcript.steps)}")
+        sys.exit(EXIT_DIVERGES)
+    for warning in finished.warnings:
+        click.echo("warning: " + warning.render())
+        click.echo("")
+    click.echo("no divergence: fixed")
+    sys.exit(EXIT_CONFORMS)
+
+
+def _echo_step(event: ReplayedStep) -> None:
+    step = event.recorded
+    head = f"{event.index:3}. t={step.now:<10g}"
+    if step.op == "advance":
+        click.echo(f"{head} advance")
+        return
+    now = answer(step.op, event.outcome)
+    was = answer(step.op, step.outcome)
+    click.echo(f"{head} {event.call}")
+    click.echo(f"     now: {now} | recorded: {was} | {event.verdict}")
 
 
 def _finish(result: RunResult) -> None:

@@ -1,0 +1,229 @@
+"""Tests of ``mqspec check`` (mqspec.conformance.cli) through click's CliRunner.
+
+Exit codes (0 conforms, 1 diverges, 2 could not run), the lines that matter (verdict, report
+path, the one-line cause) and the report directory. Every test runs in a scratch current
+directory with a small profile (monkeypatched over "quick"); backends that break on purpose
+are injected as a fake module reached through ``py:`` URLs.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import sys
+import types
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from mqspec.adapters.memory import MemoryQueue
+from mqspec.adapters.mutants import EmptyIsError
+from mqspec.conformance import engine
+from mqspec.conformance.cli import main
+from mqspec.conformance.engine import Profile
+
+SMALL = Profile("quick", examples=10, steps=15)
+STAMP = r"\d{8}T\d{6}Z"
+
+
+class TickFails(MemoryQueue):
+    """Opens fine, then cannot be driven: the run ends with verdict error."""
+
+    def tick(self, now):
+        raise OSError("ticker died")
+
+
+def boom(**options):
+    raise RuntimeError("no server on port 1")
+
+
+@pytest.fixture(autouse=True)
+def setup(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.setitem(engine.PROFILES, "quick", SMALL)
+    monkeypatch.chdir(tmp_path)
+    fakes = types.ModuleType("mqspec_cli_fakes")
+    fakes.empty_is_error = EmptyIsError  # type: ignore[attr-defined]
+    fakes.boom = boom  # type: ignore[attr-defined]
+    fakes.tick_fails = TickFails  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "mqspec_cli_fakes", fakes)
+    return tmp_path
+
+
+def invoke(*args: str):
+    return CliRunner().invoke(main, list(args))
+
+
+def lines(text: str) -> list[str]:
+    return text.splitlines()
+
+
+def report_dir(out) -> Path:
+    last = lines(out.stdout)[-1]
+    assert last.startswith("report: ")
+    return Path(last.removeprefix("report: "))
+
+
+# -- exit 0 ------------------------------------------------------------------------------------
+
+
+def test_memory_conforms_and_prints_verdict_and_report_path():
+    out = invoke("check", "memory://")
+    assert out.exit_code == 0, out.output
+    got = lines(out.stdout)
+    assert got[0] == "checking memory:// (profile quick, seed 0)"
+    assert re.fullmatch(r"verdict: conforms \(\d+\.\d+s\)", got[-2])
+    assert re.fullmatch(rf"report: reports/memory-{STAMP}", got[-1])
+    assert "MQ-ORDER-1    MUST    pass    " in got
+    assert out.stderr == ""
+    directory = report_dir(out)
+    assert {p.name for p in directory.iterdir()} == {"report.json", "report.md", "junit.xml"}
+    data = json.loads((directory / "report.json").read_text(encoding="utf-8"))
+    assert (data["verdict"], data["url"], data["strict"]) == ("conforms", "memory://", False)
+
+
+def test_report_option_names_the_directory(tmp_path):
+    out = invoke("check", "memory://", "--report", "out/run 1", "--seed", "4")
+    assert out.exit_code == 0
+    assert lines(out.stdout)[-1] == "report: out/run 1"
+    data = json.loads((tmp_path / "out" / "run 1" / "report.json").read_text(encoding="utf-8"))
+    assert data["seed"] == 4
+
+
+def test_no_report_writes_nothing(tmp_path):
+    out = invoke("check", "memory://", "--no-report")
+    assert out.exit_code == 0
+    assert re.fullmatch(r"verdict: conforms \(\d+\.\d+s\)", lines(out.stdout)[-1])
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_default_run_checks_scratch_sqlite_and_replays_elsewhere():
+    out = invoke("check")
+    assert out.exit_code == 0, out.output
+    assert re.fullmatch(
+        r"checking sqlite:///\S+/queue\.db \(profile quick, seed 0\)", lines(out.stdout)[0]
+    )
+    assert re.fullmatch(rf"report: reports/sqlite-{STAMP}", lines(out.stdout)[-1])
+
+
+# -- exit 1 ------------------------------------------------------------------------------------
+
+
+def test_broken_adapter_diverges_with_the_clause_in_the_summary():
+    out = invoke("check", "py:mqspec_cli_fakes:empty_is_error")
+    assert out.exit_code == 1, out.output
+    got = lines(out.stdout)
+    assert "MQ-RESERVE-1  MUST    FAIL    reserve failed" in got
+    assert "MQ-RESERVE-1 (MUST): reserve failed" in got
+    assert re.fullmatch(r"verdict: diverges \(\d+\.\d+s\)", got[-2])
+    assert re.fullmatch(rf"report: reports/py-empty_is_error-{STAMP}", got[-1])
+    directory = report_dir(out)
+    assert (directory / "divergence-1.jsonl").is_file()
+    assert (directory / "divergence-1_test.py").is_file()
+    markdown = (directory / "report.md").read_text(encoding="utf-8")
+    assert f"Replay: `mqspec replay {directory / 'divergence-1.jsonl'}`" in lines(markdown)
+    replayed = invoke("replay", str(directory / "divergence-1.jsonl"))
+    assert replayed.exit_code == 1
+
+
+def test_strict_run_puts_strict_in_the_replay_command(tmp_path):
+    out = invoke("check", "py:mqspec.adapters.mutants:RestoreToTail", "--strict", "--report", "r")
+    assert out.exit_code == 1
+    markdown = (tmp_path / "r" / "report.md").read_text(encoding="utf-8")
+    assert re.search(r"^Replay: `mqspec replay r/divergence-\d+\.jsonl --strict`$", markdown, re.M)
+
+
+# -- exit 2 ------------------------------------------------------------------------------------
+
+
+def could_not_run(out, cause: str) -> None:
+    assert out.exit_code == 2, out.output
+    assert out.stderr == cause + "\n"
+
+
+def test_unknown_scheme():
+    out = invoke("check", "nope://x")
+    could_not_run(
+        out,
+        "mqspec: cannot check nope://x: unknown queue URL scheme 'nope' in 'nope://x'; known: "
+        "memory:, sqlite:, py:, exec:, redis:, postgresql:, postgres:, mysql:, mariadb:",
+    )
+    assert re.fullmatch(rf"report: reports/nope-x-{STAMP}", out.stdout.strip())
+    data = json.loads((report_dir(out) / "report.json").read_text(encoding="utf-8"))
+    assert (data["verdict"], data["adapter"], data["clauses"]) == ("error", None, [])
+    assert data["error"].startswith("unknown queue URL scheme 'nope'")
+
+
+def test_sqlite_in_a_missing_directory(tmp_path):
+    missing = tmp_path / "missing"
+    url = f"sqlite://{missing / 'q.db'}"
+    could_not_run(
+        invoke("check", url, "--no-report"),
+        f"mqspec: cannot check {url}: cannot open SQLite queue file '{missing / 'q.db'}': "
+        f"directory '{missing}' does not exist",
+    )
+
+
+def test_factory_that_raises_on_open():
+    could_not_run(
+        invoke("check", "py:mqspec_cli_fakes:boom", "--no-report"),
+        "mqspec: cannot check py:mqspec_cli_fakes:boom: 'py:mqspec_cli_fakes:boom': the factory "
+        "raised RuntimeError: no server on port 1",
+    )
+
+
+def test_adapter_that_breaks_mid_run_still_gets_a_report():
+    out = invoke("check", "py:mqspec_cli_fakes:tick_fails")
+    could_not_run(
+        out,
+        "mqspec: cannot check py:mqspec_cli_fakes:tick_fails: the adapter's tick(1.0) failed: "
+        "OSError: ticker died",
+    )
+    data = json.loads((report_dir(out) / "report.json").read_text(encoding="utf-8"))
+    assert data["verdict"] == "error"
+    assert data["error"] == "the adapter's tick(1.0) failed: OSError: ticker died"
+
+
+def test_report_directory_that_cannot_be_created(tmp_path):
+    (tmp_path / "taken").write_text("a file, not a directory")
+    out = invoke("check", "memory://", "--report", "taken/sub")
+    could_not_run(out, "mqspec: cannot create report directory 'taken/sub': Not a directory")
+    assert out.stdout == ""  # nothing ran
+
+
+def test_report_and_no_report_together():
+    could_not_run(
+        invoke("check", "memory://", "--report", "x", "--no-report"),
+        "mqspec: --report and --no-report contradict each other; give one",
+    )
+
+
+# -- help --------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        (["--help"], ["0 conforms", "1 a clause is broken", "2 could not run"]),
+        (
+            ["check", "--help"],
+            ["Exit codes: 0 conforms", "1 diverges", "2 could not run", "--report", "--no-report"],
+        ),
+        (
+            ["replay", "--help"],
+            [
+                "Exit codes: 0 no divergence (fixed)",
+                "1 a divergence",
+                "2 FILE is not a transcript",
+                "--url",
+                "--strict",
+            ],
+        ),
+    ],
+)
+def test_help_explains_exit_codes(args, expected):
+    out = invoke(*args)
+    assert out.exit_code == 0
+    flat = " ".join(out.stdout.split())
+    for phrase in expected:
+        assert phrase in flat
