@@ -2,10 +2,11 @@
 
 Schemes: ``memory://`` (in-process), ``sqlite:///path/file.db`` (embedded, durable),
 ``exec:<command line>`` (a driver process speaking spec/driver-protocol.md), ``redis://``,
-``postgresql://``, ``mysql://``/``mariadb://`` (servers), and ``py:package.module:factory`` (any Python adapter by import path: how a backend author plugs in
-without touching mqspec; the factory is called with the URL's query options as keyword
-arguments, strings). Unknown schemes, malformed URLs and failed imports raise `UsageError`;
-a backend that fails to open raises `DriverError`. Both name the cause.
+``postgresql://``, ``mysql://``/``mariadb://`` (servers), and ``py:package.module:factory``
+(any Python adapter by import path: how a backend author plugs in without touching mqspec; the
+factory is called with the URL's query options as keyword arguments, strings). Unknown
+schemes, malformed URLs and failed imports raise `UsageError`; a backend that fails to open
+raises `DriverError`. Both name the cause.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from urllib.parse import parse_qsl
 from mqspec.adapters.base import QueueAdapter
 from mqspec.reference.errors import DriverError, MqspecError, UsageError
 
-__all__ = ["SCHEMES", "open_adapter", "open_isolated"]
+__all__ = ["SCHEMES", "open_adapter", "open_isolated", "open_isolated_url"]
 
 
 def _memory(url: str) -> QueueAdapter:
@@ -42,6 +43,10 @@ def _python(url: str) -> QueueAdapter:
         module = importlib.import_module(module_name)
     except ImportError as err:
         raise UsageError(f"cannot import {module_name!r} from {url!r}: {err}") from None
+    except Exception as err:  # the module itself is broken (SyntaxError, a raise at import)
+        raise UsageError(
+            f"importing {module_name!r} from {url!r} failed: {type(err).__name__}: {err}"
+        ) from None
     factory = getattr(module, attr, None)
     if not callable(factory):
         raise UsageError(f"{module_name!r} has no callable {attr!r} (from {url!r})")
@@ -133,6 +138,15 @@ def open_isolated(url: str) -> tuple[QueueAdapter, Callable[[], None]]:
     cleanup drops it after closing. Where the URL names a namespace, the cleanup only closes,
     and the run empties that namespace (the caller chose it).
     """
+    adapter, _, cleanup = open_isolated_url(url)
+    return adapter, cleanup
+
+
+def open_isolated_url(url: str) -> tuple[QueueAdapter, str, Callable[[], None]]:
+    """`open_isolated`, also returning the URL opened: ``url`` with the ``queue=`` chosen.
+
+    Another process can open that URL to reach the same namespace (the crash profile does).
+    """
     chosen = url
     created = False
     scheme = url.split(":", 1)[0].lower()
@@ -148,4 +162,4 @@ def open_isolated(url: str) -> tuple[QueueAdapter, Callable[[], None]]:
         if created and callable(drop):
             drop()
 
-    return adapter, cleanup
+    return adapter, chosen, cleanup
