@@ -1,7 +1,9 @@
 """JSON equality as the contract defines it (MQ-TASK-2), independent of any language's types.
 
 Two values are JSON-equal when they are the same JSON value: numbers compare by numeric value
-(``1`` equals ``1.0``, since JSON itself does not tell them apart), booleans are not numbers,
+(``1`` equals ``1.0``, since JSON itself does not tell them apart; an integer and a float
+compare as IEEE-754 doubles, because that is how most JSON parsers read a number, so a float
+that a JavaScript driver prints in integer form still matches), booleans are not numbers,
 objects compare as key sets (order ignored), arrays in order, strings exactly.
 """
 
@@ -17,10 +19,6 @@ TOKEN_KEY = "_mq_token"
 
 def json_equal(a: Any, b: Any) -> bool:
     """Return whether ``a`` and ``b`` are the same JSON value."""
-    # Python's == is a fast, C-level first pass. It is looser than JSON (True == 1), never
-    # stricter, so a False from it is final and only a True needs the exact walk.
-    if a != b:
-        return False
     return _strict_equal(a, b)
 
 
@@ -40,8 +38,19 @@ def _strict_equal(a: Any, b: Any) -> bool:
             and all(_strict_equal(x, y) for x, y in zip(a, b, strict=True))
         )
     if isinstance(a, (int, float)):
-        return isinstance(b, (int, float)) and a == b
+        if not isinstance(b, (int, float)):
+            return False
+        if a == b:
+            return True
+        return type(a) is not type(b) and _as_double(a) == _as_double(b)
     return type(a) is type(b) and a == b
+
+
+def _as_double(number: int | float) -> float:
+    try:
+        return float(number)
+    except OverflowError:  # an integer beyond any double: compare it as itself
+        return float("inf") if number > 0 else float("-inf")
 
 
 def without_token(task: dict[str, Any]) -> dict[str, Any]:
