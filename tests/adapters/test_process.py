@@ -1,0 +1,351 @@
+"""The exec: adapter (mqspec.adapters.process): the suite through real driver processes, and
+every way a driver can break the driver protocol (spec/driver-protocol.md).
+
+Drivers used here: the two example drivers (adapters/drivers/), the template with one clause
+broken (drivers_for_tests/broken.py) and a driver that commits one protocol fault on request
+(drivers_for_tests/misbehave.py). Every fault must raise DriverError naming it, and leave no
+process behind: each test that starts a driver checks that its pid was reaped.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shlex
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from mqspec.adapters import process
+from mqspec.adapters.process import BackendError, ProcessQueue, capabilities_from_json, from_url
+from mqspec.adapters.registry import open_adapter
+from mqspec.conformance import engine
+from mqspec.conformance.engine import Profile, RunFinished, RunResult, run
+from mqspec.conformance.render import render_failure
+from mqspec.conformance.session import Session
+from mqspec.reference.errors import DriverError, MqspecError, UsageError
+from mqspec.reference.types import Capabilities, Failed
+
+ROOT = Path(__file__).resolve().parents[2]
+HERE = Path(__file__).resolve().parent / "drivers_for_tests"
+PYTHON_DRIVER = ROOT / "adapters" / "drivers" / "python" / "driver.py"
+NODE_DRIVER = ROOT / "adapters" / "drivers" / "node" / "driver.js"
+NODE = shutil.which("node")
+needs_node = pytest.mark.skipif(NODE is None, reason="node (Node.js) is not on PATH")
+
+
+def exec_url(*argv: object) -> str:
+    return "exec:" + shlex.join(str(a) for a in argv)
+
+
+def python_driver(*flags: str) -> list[str]:
+    return [sys.executable, str(PYTHON_DRIVER), *flags]
+
+
+def misbehaving(fault: str, on: str = "hello") -> list[str]:
+    return [sys.executable, str(HERE / "misbehave.py"), fault, on]
+
+
+def assert_reaped(pid: int) -> None:
+    """``pid`` is neither running nor a zombie: it was our child and has been waited for."""
+    with pytest.raises(ChildProcessError):
+        os.waitpid(pid, os.WNOHANG)  # not (or no longer) a child of ours: reaped
+    assert not Path(f"/proc/{pid}").exists()
+
+
+def pid_in(message: str) -> int:
+    """The pid misbehave.py prints on its first stderr line, as quoted in a DriverError."""
+    found = re.search(r"misbehave: pid (\d+)", message)
+    assert found, f"no pid in the message (its stderr lines were not shown?):\n{message}"
+    return int(found.group(1))
+
+
+@pytest.fixture
+def small_profile(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(engine.PROFILES, "quick", Profile("quick", examples=15, steps=20))
+
+
+def check(url: str) -> RunResult:
+    adapter = open_adapter(url)
+    assert isinstance(adapter, ProcessQueue)
+    pid = adapter.pid
+    try:
+        events = list(run(adapter, url=url))
+    finally:
+        adapter.close()
+    assert pid is not None
+    assert_reaped(pid)
+    finished = events[-1]
+    assert isinstance(finished, RunFinished)
+    return finished.result
+
+
+# -- the suite through exec: -----------------------------------------------------------------
+
+
+CORRECT = [
+    pytest.param(python_driver(), id="python"),
+    pytest.param(python_driver("--tokens", "--timeout", "30"), id="python-tokens"),
+    pytest.param([NODE, str(NODE_DRIVER)], id="node", marks=needs_node),
+    pytest.param([NODE, str(NODE_DRIVER), "--tokens"], id="node-tokens", marks=needs_node),
+]
+
+
+@pytest.mark.parametrize("argv", CORRECT)
+def test_example_driver_conforms(argv: list[str], small_profile: None) -> None:
+    result = check(exec_url(*argv))
+    assert result.verdict == "conforms", render_failure(result)
+    assert result.capabilities is not None
+    assert result.capabilities.reservation_tokens == ("--tokens" in argv)
+
+
+@pytest.mark.parametrize(
+    ("bug", "clause"),
+    [
+        ("lifo", "MQ-ORDER-2"),
+        ("never-restores", "MQ-RESTORE-1"),
+        ("delete-absent-fails", "MQ-DELETE-3"),
+    ],
+)
+def test_broken_driver_diverges_on_its_clause(bug: str, clause: str, small_profile: None) -> None:
+    result = check(exec_url(sys.executable, HERE / "broken.py", bug))
+    assert result.verdict == "diverges"
+    assert clause in {d.clause.id for d in result.divergences}
+    assert {c.clause.id: c.status for c in result.clauses}[clause] == "fail"
+
+
+def test_driver_crash_mid_run_is_an_error_not_a_verdict(small_profile: None) -> None:
+    result = check(exec_url(sys.executable, HERE / "broken.py", "crashes"))
+    assert result.verdict == "error"
+    assert re.search(r"exited with code 5 before answering request seq \d+ \(push\)", result.error)
+    assert "broken: out of memory, crashing" in result.error  # its last stderr line
+
+
+# -- the adapter on a correct driver ----------------------------------------------------------
+
+
+def test_operations_round_trip_through_the_python_driver() -> None:
+    with ProcessQueue(python_driver("--tokens", "--timeout", "30")) as q:
+        caps = q.capabilities
+        assert caps == Capabilities(
+            reservation_timeout=30, timeout_settable=True, reservation_tokens=True
+        )
+        assert q.name == "python-template"
+        q.reset(0)
+        big = {"id": "A", "priority": 2, "payload": "é" * 200_000, "n": [1, 2.5, None, True]}
+        assert q.push(big, 0) == big  # ~1.2 MB request: written in parts, never blocking
+        got = q.reserve(1)
+        assert got is not None and isinstance(got["_mq_token"], str)
+        assert {k: v for k, v in got.items() if k != "_mq_token"} == big
+        assert q.reserve(1) is None
+        q.tick(5)
+        with pytest.raises(BackendError, match="not reserved"):
+            q.delete({"id": "A", "priority": 2, "_mq_token": "forged"}, 6)
+        q.delete(got, 6)
+        q.delete(got, 7)  # not live any more: Delete is idempotent (MQ-DELETE-3)
+        assert "python driver ready (timeout 30 s)" in q.stderr_tail
+        pid = q.pid
+    assert pid is not None
+    assert_reaped(pid)
+    assert q.pid is None
+    q.close()  # idempotent
+
+
+def test_error_answer_is_the_backends_answer_judged_by_the_contract() -> None:
+    with ProcessQueue(python_driver()) as q:
+        with pytest.raises(BackendError, match="priority must be 0, 1 or 2") as raised:
+            q.push({"id": "A", "priority": 7}, 0)
+        assert not isinstance(raised.value, MqspecError)  # so a Session records Failed
+        session = Session(q, url="exec:test")
+        assert isinstance(session.push({"id": "B", "priority": 9}), Failed)
+        assert q.failure is None
+
+
+def test_restart_kills_and_starts_a_fresh_driver() -> None:
+    q = ProcessQueue(python_driver())
+    try:
+        first = q.pid
+        q.push({"id": "A", "priority": 1}, 0)
+        q.restart()
+        assert first is not None and q.pid not in (None, first)
+        assert_reaped(first)
+        assert q.reserve(1) is None  # not durable: the job died with the process
+        assert q.capabilities.durable is False
+    finally:
+        q.close()
+
+
+def test_extension_ops_go_through_request() -> None:
+    with ProcessQueue(python_driver()) as q:
+        with pytest.raises(BackendError, match=r"^unknown op 'ping'$"):
+            q.request("ping", after=1)
+        with pytest.raises(UsageError, match=r"^request\(\) is for extension ops; use the"):
+            q.request("push", task={})
+        assert q.failure is None
+    with ProcessQueue(misbehaving("none")) as q:
+        assert q.request("ping", after=1) is None  # misbehave.py answers any other op with null
+
+
+def test_hello_defaults_missing_capabilities_and_ignores_unknown_ones() -> None:
+    with ProcessQueue(misbehaving("none")) as q:  # declares timeout 60, virtual_time, colour
+        assert q.capabilities == Capabilities()
+
+
+def test_capabilities_from_json_names_the_bad_key() -> None:
+    assert capabilities_from_json({"slack": 2, "future_key": 1}) == Capabilities(slack=2)
+    assert set(Capabilities().to_json()) == set(process._CAPABILITY_KEYS)
+    with pytest.raises(ValueError, match=r"^capability durable must be true or false, got 1$"):
+        capabilities_from_json({"durable": 1})
+    with pytest.raises(ValueError, match=r"^capability slack must be finite and >= 0, got -1$"):
+        capabilities_from_json({"slack": -1})
+
+
+def test_large_integers_are_read_as_javascript_reads_them() -> None:
+    assert process._parse_int("9007199254740992") == 2**53
+    assert process._parse_int("71250464417208070") == 7.125046441720807e16  # JS's 7.1e16
+
+
+# -- misbehaving drivers: each fault is a DriverError naming it, and no process is left --------
+
+FAULTS = [
+    # (fault, the request it happens on, what the message must say)
+    ("silent", "hello", r"did not answer request seq 0 \(hello\) within 0\.5 s"),
+    ("silent", "push", r"did not answer request seq 2 \(push\) within 0\.5 s"),
+    ("partial-line", "reserve", r"did not answer .* unfinished line '\{\"seq\": '"),
+    ("exit-at-start", "hello", r"exited with code 3 before answering request seq 0 \(hello\)"),
+    ("exit", "push", r"exited with code 3 before answering request seq 2 \(push\)"),
+    ("crash-after-answer", "reset", r"exited with code 4 .*before .*request seq 2 \(push\)"),
+    ("kill-self", "push", r"was killed by signal 9 before answering request seq 2 \(push\)"),
+    ("garbage", "hello", r"stdout line 1 .* is not JSON: 'this is not json at all'"),
+    ("garbage", "delete", r"stdout line \d+ \(the answer to request seq \d+, delete\) is not JSON"),
+    ("not-utf8", "hello", r"stdout line 1 .* is not UTF-8"),
+    ("not-object", "reset", r"stdout line 2 .* is not a JSON object: '\[1, \"ok\"\]'"),
+    ("no-seq", "reset", r"stdout line 2 .* has no seq"),
+    ("wrong-seq", "reset", r"answered request seq 1 \(reset\) with seq 1001"),
+    ("two-lines", "reset", r"sent more than one line for request seq 1"),
+    ("two-lines", "hello", r"sent more than one line for request seq 0"),
+    ("ok-and-error", "push", r"must have exactly one of \"ok\" and \"error\""),
+    ("bad-error", "delete", r"has an error that is not \{\"message\": <text>\}"),
+    ("no-task-wrapper", "push", r"answered push with ok .*; expected \{\"task\": \.\.\.\}"),
+    ("error", "reset", r"answered reset with an error: 'refused by misbehave'"),
+    ("error", "hello", r"refused hello: 'refused by misbehave'"),
+    ("protocol-2", "hello", r"speaks protocol 2; mqspec speaks protocol 1"),
+    ("caps-timeout", "hello", r"bad capabilities: capability reservation_timeout must be"),
+    ("caps-bool", "hello", r"bad capabilities: capability virtual_time must be true or false"),
+    ("caps-policy", "hello", r"bad capabilities: capability duplicate_ids must be"),
+    ("caps-max-jobs", "hello", r"bad capabilities: capability max_jobs must be null or"),
+    ("caps-not-object", "hello", r"bad capabilities: capabilities must be a JSON object"),
+]
+
+
+def drive(q: ProcessQueue) -> None:
+    """Every operation once, in the order the faults' request numbers assume (seq 1..5)."""
+    q.reset(0)  # seq 1
+    q.push({"id": "A", "priority": 1}, 0)  # seq 2
+    q.reserve(0)  # seq 3
+    q.delete({"id": "A", "priority": 1}, 0)  # seq 4
+    q.tick(1)  # seq 5
+
+
+@pytest.mark.parametrize(
+    ("fault", "on", "pattern"), [pytest.param(*f, id=f"{f[0]}-on-{f[1]}") for f in FAULTS]
+)
+def test_protocol_fault_is_a_driver_error_naming_it(fault: str, on: str, pattern: str) -> None:
+    started = time.monotonic()
+    q = None
+    with pytest.raises(DriverError) as raised:
+        q = ProcessQueue(
+            misbehaving(fault, on), deadline=0.5 if "did not answer" in pattern else 10
+        )
+        drive(q)
+    message = str(raised.value)
+    assert re.search(pattern, message), message
+    assert message.startswith(f"exec driver {shlex.join(misbehaving(fault, on))!r} ")
+    assert f"misbehave: pid {pid_in(message)} fault {fault} on {on}" in message  # stderr shown
+    assert_reaped(pid_in(message))
+    assert time.monotonic() - started < 5
+    if q is not None:  # the fault is sticky: the driver is gone and says why
+        assert q.failure == message and q.pid is None
+        with pytest.raises(DriverError, match="the driver failed earlier"):
+            q.reserve(10)
+        q.close()
+
+
+def test_command_not_found() -> None:
+    with pytest.raises(DriverError, match=r"cannot start: '/nonexistent/driver' not found$"):
+        from_url("exec:/nonexistent/driver --flag")
+
+
+def test_command_not_executable(tmp_path: Path) -> None:
+    script = tmp_path / "driver.sh"
+    script.write_text("#!/bin/sh\necho hi\n")
+    script.chmod(0o644)
+    with pytest.raises(DriverError, match=r"is not executable \(permission denied\)$"):
+        ProcessQueue([str(script)])
+
+
+def test_close_kills_a_driver_that_ignores_end_of_input_and_sigterm(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(process, "_GRACE", 0.2)
+    q = ProcessQueue(misbehaving("ignore-eof"))
+    pid = q.pid
+    assert pid is not None
+    started = time.monotonic()
+    q.close()
+    assert 0.3 < time.monotonic() - started < 3  # waited, then SIGTERM (ignored), then SIGKILL
+    assert_reaped(pid)
+    with pytest.raises(DriverError, match="is closed"):
+        q.reserve(0)
+
+
+def test_deadline_comes_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("MQSPEC_DRIVER_DEADLINE", "0.3")
+    started = time.monotonic()
+    with pytest.raises(DriverError, match=r"did not answer request seq 0 \(hello\) within 0\.3 s"):
+        ProcessQueue(misbehaving("silent"))
+    assert time.monotonic() - started < 2
+    monkeypatch.setenv("MQSPEC_DRIVER_DEADLINE", "soon")
+    with pytest.raises(UsageError, match=r"^MQSPEC_DRIVER_DEADLINE='soon': expected seconds$"):
+        ProcessQueue(python_driver())
+    with pytest.raises(UsageError, match=r"^deadline must be finite and > 0, got 0$"):
+        ProcessQueue(python_driver(), deadline=0)
+
+
+@pytest.mark.parametrize(
+    ("url", "pattern"),
+    [
+        ("exec:", r"^exec: URL names no command"),
+        ("exec:   ", r"^exec: URL names no command"),
+        ("exec:python3 'unclosed", r"^exec: command line cannot be split"),
+        ("memory://", r"^not an exec: URL"),
+    ],
+)
+def test_bad_exec_urls(url: str, pattern: str) -> None:
+    with pytest.raises(UsageError, match=pattern):
+        from_url(url)
+
+
+def test_example_session_in_the_protocol_document_is_what_the_python_driver_answers() -> None:
+    """spec/driver-protocol.md shows a full session; replay its requests, expect its answers."""
+    text = (ROOT / "spec" / "driver-protocol.md").read_text()
+    block = text.split("```jsonl session", 1)[1].split("```", 1)[0]
+    requests, answers = [], []
+    for line in block.strip().splitlines():
+        arrow, _, payload = line.partition(" ")
+        (requests if arrow == ">" else answers).append(json.loads(payload))
+    proc = subprocess.run(
+        python_driver(),
+        input="".join(json.dumps(r) + "\n" for r in requests),
+        capture_output=True,
+        text=True,
+        timeout=10,
+        check=True,
+    )
+    got = [json.loads(line) for line in proc.stdout.splitlines()]
+    assert got == answers
