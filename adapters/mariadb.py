@@ -1,0 +1,391 @@
+"""A durable MessageQueue on MariaDB 10.6+ (or MySQL 8.0.1+) with PyMySQL: the lease design.
+
+Responsibility: implement the adapter contract (`mqspec.adapters.base.QueueAdapter`) on a MariaDB
+server (10.11 verified). Each queue name is one InnoDB table ``mqspec_q_<name>`` (the name
+lower-cased, so queue names compare case-insensitively as in SQLite and PostgreSQL), created on
+first use with its indexes.
+
+Design (backends.md sections 0.2 and 3), the same as `mqspec.adapters.postgresql`:
+
+* A job's place in line is ``(band, ready_at, seq)`` with ``band = 2 - priority`` and never
+  changes. An all-ascending index serves Reserve (descending index parts are only honoured from
+  MariaDB 10.8), and Reserve names it with ``FORCE INDEX``: a filesort would lock every row it
+  reads and starve the other consumers (backends.md 3.3).
+* A reservation is a lease (``visible_at = now + T`` and a ``lease`` token), so an expired lease
+  restores the job in place with no sweeper.
+* MariaDB before 13.0 has no ``UPDATE ... RETURNING``, so Reserve is ``SELECT ... FOR UPDATE
+  SKIP LOCKED`` then ``UPDATE`` in one transaction, at READ COMMITTED (no gap locks on scanned
+  rows). The connection runs with autocommit off, so the SELECT opens the transaction itself:
+  three round trips (SELECT, UPDATE, COMMIT).
+* Delete is one transaction: the guarded ``DELETE ... ORDER BY seq LIMIT 1``, then (only if it
+  removed nothing) an existence check. Pushes that must check (``duplicates=reject``,
+  ``max_jobs``) take the named lock ``GET_LOCK(<table>)`` so they take turns.
+* Ids are ``LONGBLOB`` (exact bytes: no collation, no PAD SPACE, NUL allowed) with a prefix
+  index; tasks are ``utf8mb4`` JSON text, returned exactly as pushed.
+
+Time: the harness's ``now`` when given (virtual time); otherwise the server's
+``UTC_TIMESTAMP(6)`` as epoch seconds (the session runs at ``time_zone = '+00:00'``, so
+``UNIX_TIMESTAMP`` reads it as UTC). Reserve reads it once and computes the deadline from it.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import threading
+import uuid
+from collections.abc import Callable
+from typing import Any, TypeVar
+from urllib.parse import unquote
+
+from mqspec.adapters._sqlcommon import (
+    CONNECT_TIMEOUT,
+    QueueOptions,
+    encode_task,
+    id_bytes,
+    split_url,
+)
+from mqspec.adapters.base import Task
+from mqspec.reference.errors import DriverError, UsageError
+from mqspec.reference.jsonvalue import TOKEN_KEY
+from mqspec.reference.tasks import task_problem
+from mqspec.reference.types import Capabilities
+
+try:
+    import pymysql
+except ImportError:  # pragma: no cover - depends on the environment
+    pymysql = None  # type: ignore[assignment]
+
+__all__ = ["MariaDBQueue", "from_url"]
+
+R = TypeVar("R")
+
+_SERVER_NOW = "UNIX_TIMESTAMP(UTC_TIMESTAMP(6))"
+_OP_TIMEOUT = 30  # seconds a reply may take before the call fails
+_RETRIES = 3  # attempts for a transaction that lost a deadlock (it took no effect)
+_RETRY_CODES = {1205, 1213}  # lock wait timeout, deadlock: the transaction was rolled back
+_LOST_CODES = {1927, 2006, 2013, 2055, 4031}  # killed, gone away, lost, read error, idle timeout
+
+
+class MariaDBQueue:
+    """One queue (a table ``mqspec_q_<queue>``) in one MariaDB database.
+
+    Thread-safe: one connection per instance, used under a lock. A dropped connection makes the
+    call that found it raise ``ConnectionError``; the next call connects again. ``close()``
+    keeps the table (the queue is durable); ``drop()`` removes it.
+    """
+
+    def __init__(self, connect: dict[str, Any], **options: Any) -> None:
+        """Connect with PyMySQL's ``connect`` arguments and create the queue's table if needed.
+
+        Raises:
+            UsageError: a bad option.
+            DriverError: no PyMySQL, the server cannot be reached or refuses the login, or it
+                lacks SKIP LOCKED (MariaDB < 10.6, MySQL < 8.0.1); names host:port and cause.
+        """
+        self._options = QueueOptions(**options)
+        self.queue = self._options.queue
+        self.where = f"{connect.get('host', 'localhost')}:{connect.get('port', 3306)}"
+        self.table = f"mqspec_q_{self.queue.lower()}"
+        self._capabilities = self._options.capabilities(durable=True)
+        if pymysql is None:
+            raise DriverError("the mysql: scheme needs PyMySQL: pip install 'mqspec[mariadb]'")
+        self._connect_args = connect
+        self._lock = threading.Lock()
+        self._open = True
+        self._conn: Any = self._connect(opening=True)
+        try:
+            with self._conn.cursor() as cur:
+                cur.execute("SELECT VERSION()")
+                (version,) = cur.fetchone()
+            _check_version(version, self.where)
+            self._create_schema()
+        except (pymysql.Error, DriverError) as exc:
+            self._conn.close()
+            if isinstance(exc, DriverError):
+                raise
+            raise DriverError(f"cannot create table {self.table} at {self.where}: {exc}") from exc
+
+    @property
+    def capabilities(self) -> Capabilities:
+        """What this queue declares: a lease design with settable T, no slack, durable."""
+        return self._capabilities
+
+    # -- the contract --------------------------------------------------------------------------
+
+    def push(self, task: Task, now: float | None) -> Task:
+        """Queue ``task``; raise ValueError to refuse it (MQ-TASK-1, MQ-PUSH-2, MQ-PUSH-3)."""
+        problem = task_problem(task)
+        if problem is not None:
+            raise ValueError(problem)
+        text = encode_task(task)
+        cap = self._capabilities
+        ident = id_bytes(task["id"])
+        clock, args = _clock(now)
+        delay = task.get("delay", 0)
+        insert = (
+            f"INSERT INTO {self.table} (id, band, ready_at, visible_at, task)"
+            f" VALUES (%s, %s, {clock} + %s, {clock} + %s, %s)"
+        )
+        values = (ident, 2 - task["priority"], *args, delay, *args, delay, text)
+        checked = cap.max_jobs is not None or cap.duplicate_ids == "reject"
+
+        def work(cur: Any) -> None:
+            if cap.max_jobs is not None:
+                cur.execute(f"SELECT count(*) FROM {self.table}")
+                (live,) = cur.fetchone()
+                if live >= cap.max_jobs:
+                    raise ValueError(f"queue full: {live} live jobs, capacity {cap.max_jobs}")
+            if cap.duplicate_ids == "reject" and self._exists(cur, ident):
+                raise ValueError(f"duplicate id {task['id']!r}: a live job already has it")
+            cur.execute(insert, values)
+
+        self._run(work, named_lock=checked)
+        stored: Task = json.loads(text)
+        return stored
+
+    def reserve(self, now: float | None) -> Task | None:
+        """Lease the first ready job for T seconds in one transaction; None when none is ready."""
+        token = uuid.uuid4().hex
+        clock, args = _clock(now)
+        pick = (
+            f"SELECT seq, task, {clock} FROM {self.table} FORCE INDEX ({self.table}_order)"
+            f" WHERE visible_at <= {clock} ORDER BY band, ready_at, seq"
+            " LIMIT 1 FOR UPDATE SKIP LOCKED"
+        )
+        lease = f"UPDATE {self.table} SET visible_at = %s, lease = %s WHERE seq = %s"
+        timeout = self._capabilities.reservation_timeout
+
+        def work(cur: Any) -> str | None:
+            cur.execute(pick, (*args, *args))
+            row = cur.fetchone()
+            if row is None:
+                return None
+            seq, text, at = row
+            cur.execute(lease, (float(at) + timeout, token, seq))
+            return str(text)
+
+        text = self._run(work)
+        if text is None:
+            return None
+        task: Task = json.loads(text)
+        if self._capabilities.reservation_tokens:
+            task[TOKEN_KEY] = token
+        return task
+
+    def delete(self, task: Task, now: float | None) -> None:
+        """Acknowledge the pending reservation of ``task``; LookupError when it has none.
+
+        Absent ids succeed (MQ-DELETE-3); a live job without a pending reservation, or (with
+        tokens) without one carrying this token, raises and stays as it was (MQ-DELETE-2, -5).
+        """
+        if not isinstance(task, dict) or not isinstance(task.get("id"), str):
+            raise ValueError("delete needs the task Reserve returned (an object with a string id)")
+        name = task["id"]
+        ident = id_bytes(name)
+        tokens = self._capabilities.reservation_tokens
+        token = task.get(TOKEN_KEY)
+        clock, args = _clock(now)
+        # With tokens on, a missing token binds NULL and `lease = NULL` never matches.
+        match = " AND lease = %s" if tokens else ""
+        sql = (
+            f"DELETE FROM {self.table} WHERE id = %s AND lease IS NOT NULL"
+            f" AND visible_at > {clock}{match} ORDER BY seq LIMIT 1"
+        )
+        params = (ident, *args) + ((token if isinstance(token, str) else None,) if tokens else ())
+
+        def work(cur: Any) -> bool:
+            if cur.execute(sql, params):
+                return True
+            return not self._exists(cur, ident)
+
+        if not self._run(work):
+            why = "with this reservation token" if tokens else "(queued, delayed or expired)"
+            raise LookupError(f"not reserved: job {name!r} has no pending reservation {why}")
+
+    def tick(self, now: float | None) -> None:
+        """Nothing to do: leases are checked against ``now`` on every operation."""
+
+    # -- lifecycle -----------------------------------------------------------------------------
+
+    def reset(self, now: float | None) -> None:
+        """Delete every job of this queue's table (other tables are untouched).
+
+        Idempotent, so a connection found dropped is retried once on a fresh one.
+        """
+        try:
+            try:
+                self._run(lambda cur: cur.execute(f"DELETE FROM {self.table}"))
+            except ConnectionError:
+                self._run(lambda cur: cur.execute(f"DELETE FROM {self.table}"))
+        except (ConnectionError, RuntimeError) as exc:
+            raise DriverError(f"cannot reset {self.table}: {exc}") from exc
+
+    def close(self) -> None:
+        """Close the connection; the table stays (the queue is durable)."""
+        with self._lock:
+            self._open = False
+            conn, self._conn = self._conn, None
+        if conn is not None and conn.open:
+            conn.close()
+
+    def drop(self) -> None:
+        """Drop this queue's table (and its indexes); works before or after ``close()``.
+
+        Uses a connection of its own, so a dropped queue connection does not stop it.
+        """
+        conn = self._connect(opening=True)
+        try:
+            with conn.cursor() as cur:
+                cur.execute(f"DROP TABLE IF EXISTS {self.table}")
+        except pymysql.Error as exc:
+            raise DriverError(f"cannot drop {self.table} at {self.where}: {exc}") from exc
+        finally:
+            if conn.open:
+                conn.close()
+
+    def __repr__(self) -> str:
+        """Show the server and the queue name."""
+        return f"MariaDBQueue({self.where!r}, queue={self.queue!r})"
+
+    # -- helpers -------------------------------------------------------------------------------
+
+    def _connect(self, *, opening: bool = False) -> Any:
+        """A new connection at READ COMMITTED and UTC; DriverError (opening) or ConnectionError."""
+        try:
+            conn = pymysql.connect(
+                **self._connect_args,
+                connect_timeout=CONNECT_TIMEOUT,
+                # The handshake is read with read_timeout: keep it short so that a peer that
+                # accepts but never speaks MySQL fails the open within seconds, then lengthen it.
+                read_timeout=CONNECT_TIMEOUT,
+                write_timeout=_OP_TIMEOUT,
+                charset="utf8mb4",
+                autocommit=False,
+                init_command="SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED",
+            )
+            with conn.cursor() as cur:
+                cur.execute("SET SESSION time_zone = '+00:00'")
+            conn._read_timeout = _OP_TIMEOUT  # PyMySQL has no public setter; read per call
+        except pymysql.Error as exc:
+            cause = f"{type(exc).__name__}: {exc}"
+            if opening:
+                raise DriverError(f"cannot open MariaDB at {self.where}: {cause}") from exc
+            raise ConnectionError(f"MariaDB at {self.where}: {cause}") from exc
+        return conn
+
+    def _run(self, action: Callable[[Any], R], *, named_lock: bool = False) -> R:
+        """Run ``action(cursor)`` as one transaction under the instance lock, then COMMIT.
+
+        Connects first if the last connection dropped. Any exception rolls back. A lost
+        connection raises ConnectionError (the next call connects again); a deadlock or lock
+        wait timeout is retried, since the transaction took no effect; other server errors
+        raise RuntimeError. ``named_lock`` holds ``GET_LOCK(<table>)`` around the transaction.
+        """
+        with self._lock:
+            if not self._open:
+                raise ConnectionError(f"{self!r} is closed")
+            for attempt in range(_RETRIES):
+                if self._conn is None:
+                    self._conn = self._connect()
+                conn = self._conn
+                try:
+                    with conn.cursor() as cur:
+                        if named_lock:
+                            cur.execute("SELECT GET_LOCK(%s, 30)", (self.table,))
+                            if cur.fetchone()[0] != 1:
+                                raise RuntimeError(f"timed out waiting for the lock {self.table}")
+                        try:
+                            result = action(cur)
+                            conn.commit()
+                        finally:
+                            if named_lock and conn.open:
+                                cur.execute("SELECT RELEASE_LOCK(%s)", (self.table,))
+                    return result
+                except pymysql.Error as exc:
+                    code = exc.args[0] if exc.args and isinstance(exc.args[0], int) else 0
+                    if code in _LOST_CODES or not conn.open:
+                        self._conn = None
+                        if conn.open:
+                            conn.close()
+                        raise ConnectionError(f"MariaDB at {self.where}: {exc}") from exc
+                    conn.rollback()
+                    if code in _RETRY_CODES and attempt < _RETRIES - 1:
+                        continue
+                    raise RuntimeError(f"MariaDB at {self.where}: {exc}") from exc
+                except BaseException:
+                    if conn.open:
+                        conn.rollback()
+                    raise
+            raise AssertionError("unreachable")  # pragma: no cover
+
+    def _exists(self, cur: Any, ident: bytes) -> bool:
+        """Return whether a live job has the id ``ident``."""
+        cur.execute(f"SELECT 1 FROM {self.table} WHERE id = %s LIMIT 1", (ident,))
+        return cur.fetchone() is not None
+
+    def _create_schema(self) -> None:
+        """Create the table and its indexes unless they exist."""
+        t = self.table
+        with self._conn.cursor() as cur:
+            cur.execute(
+                f"CREATE TABLE IF NOT EXISTS {t} ("
+                " seq BIGINT NOT NULL AUTO_INCREMENT PRIMARY KEY,"
+                " id LONGBLOB NOT NULL,"  # not UNIQUE: duplicates=distinct keeps two jobs
+                " band TINYINT NOT NULL,"  # 2 - priority: band 0 is served first
+                " ready_at DOUBLE NOT NULL,"  # push time + delay; never changes
+                " visible_at DOUBLE NOT NULL,"  # ready_at, or the lease deadline
+                " lease VARCHAR(32) CHARACTER SET ascii NULL,"
+                " task LONGTEXT CHARACTER SET utf8mb4 COLLATE utf8mb4_bin NOT NULL,"
+                f" KEY {t}_order (band, ready_at, seq),"
+                f" KEY {t}_id (id(255))"
+                ") ENGINE=InnoDB"
+            )
+        self._conn.commit()
+
+
+def _clock(now: float | None) -> tuple[str, tuple[float, ...]]:
+    """The SQL for the time of a decision and its parameters: now, or the server's UTC clock."""
+    if now is None:
+        return _SERVER_NOW, ()
+    return "%s", (float(now),)
+
+
+def _check_version(version: str, where: str) -> None:
+    """Raise DriverError unless the server has SKIP LOCKED (MariaDB 10.6+, MySQL 8.0.1+)."""
+    found = re.match(r"(\d+)\.(\d+)\.(\d+)", version)
+    numbers = tuple(int(x) for x in found.groups()) if found else (0, 0, 0)
+    needed = (10, 6, 0) if "mariadb" in version.lower() else (8, 0, 1)
+    if numbers < needed:
+        wanted = ".".join(map(str, needed))
+        raise DriverError(f"server at {where} is {version}; SKIP LOCKED needs {wanted} or later")
+
+
+def from_url(url: str) -> MariaDBQueue:
+    """Open the queue a URL names: ``mysql://[user[:password]@]host[:port]/database[?options]``.
+
+    ``mariadb://`` is the same. Options: ``queue`` (namespace, default ``default``; table
+    ``mqspec_q_<queue>``), ``timeout`` (seconds), ``tokens`` (1/0), ``duplicates``
+    (distinct/reject), ``max_jobs`` (integer).
+
+    Raises:
+        UsageError: a malformed URL, no database, an unknown option or a bad value.
+        DriverError: the server cannot be reached or refuses the login (names host:port, cause).
+    """
+    parts, options, rest = split_url(url, ("mysql", "mariadb"), "mysql")
+    if rest:
+        key, value = rest[0]
+        raise UsageError(f"unknown mysql URL option {key}={value!r}")
+    database = unquote(parts.path.lstrip("/"))
+    if not database or "/" in database:
+        raise UsageError(f"mysql URL {url!r} must name one database: mysql://host:port/database")
+    connect: dict[str, Any] = {
+        "host": parts.hostname or "localhost",
+        "port": parts.port or 3306,
+        "database": database,
+    }
+    if parts.username:
+        connect["user"] = unquote(parts.username)
+    if parts.password:
+        connect["password"] = unquote(parts.password)
+    return MariaDBQueue(connect, **options)

@@ -1,0 +1,413 @@
+"""A MessageQueue on Redis: every operation is one Lua script, with the lease design.
+
+Responsibility: implement the adapter contract (`mqspec.adapters.base.QueueAdapter`) on a Redis
+server (7.0 verified; 5.0+ needed for ``TIME`` inside writing scripts), following the recipe in
+the research notes (backends.md section 1.2), adapted so delayed jobs keep their exact place.
+
+Keys. A queue named ``<name>`` owns exactly the keys that start with ``{<name>}:``; the braces are
+a Redis Cluster hash tag, so all of a queue's keys live in one slot and every script declares all
+of them in KEYS. ``seq`` is ``%016d``-formatted, so equal scores sort by push order.
+
+* ``{q}:seq`` (string): the push counter.
+* ``{q}:tasks`` (hash): seq -> the task's JSON text.
+* ``{q}:meta`` (hash): seq -> ``"<priority> <ready_at>"``, the job's fixed place in line.
+* ``{q}:ready:0|1|2`` (sorted sets): seq -> ready_at, the jobs not reserved (delayed ones too).
+* ``{q}:leased`` (sorted set): seq -> deadline, the reserved jobs; ``{q}:leases`` (hash): seq ->
+  the lease token of that reservation.
+* ``{q}:ids`` (hash): id -> the seqs of the live jobs with that id, concatenated.
+
+Design (backends.md section 0.2). A job's place is ``(priority, ready_at, seq)`` and never
+changes. Reserve first moves every lease whose deadline has come back into its ready set with
+its **original** ready_at and seq (so [A,B,C] with A expiring gives [A,C], MQ-RESTORE-3), then
+takes the head of the highest-priority set among jobs with ``ready_at <= now``. Delayed jobs sit
+in the ready sets from the start with a future score, so no promotion step (and no fresh seq)
+can move them. Scripts read everything before their first write: Redis has no rollback.
+
+Time: the harness's ``now`` when given (virtual time), else the server's ``TIME`` read inside
+the script, never the client's clock. Durability: Debian's Redis runs with ``appendonly no``,
+so the queue declares ``durable=False``.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import uuid
+from typing import Any
+from urllib.parse import unquote
+
+from mqspec.adapters._sqlcommon import (
+    CONNECT_TIMEOUT,
+    QueueOptions,
+    encode_task,
+    id_bytes,
+    split_url,
+)
+from mqspec.adapters.base import Task
+from mqspec.reference.errors import DriverError, UsageError
+from mqspec.reference.jsonvalue import TOKEN_KEY
+from mqspec.reference.tasks import task_problem
+from mqspec.reference.types import Capabilities
+
+try:
+    import redis as _redis
+    from redis.backoff import NoBackoff
+    from redis.retry import Retry
+except ImportError:  # pragma: no cover - depends on the environment
+    _redis = None  # type: ignore[assignment]
+
+__all__ = ["RedisQueue", "from_url"]
+
+_PARTS = ("seq", "tasks", "meta", "leases", "leased", "ready:0", "ready:1", "ready:2", "ids")
+_SEQ_WIDTH = 16
+_OP_TIMEOUT = 30  # seconds a reply may take before the call fails (a long restore sweep)
+
+# Shared by every script. KEYS: 1 seq, 2 tasks, 3 meta, 4 leases, 5 leased, 6-8 ready:0..2,
+# 9 ids. ARGV[1]: the harness's now, or '' for the server clock.
+_PRELUDE = """
+local function clock()
+  if ARGV[1] ~= '' then return tonumber(ARGV[1]) end
+  local t = redis.call('TIME')
+  return tonumber(t[1]) + tonumber(t[2]) / 1000000
+end
+-- Put every reservation whose deadline has come back in its ready set, at its original place.
+-- Each lease is restored once, so the work is bounded by the number of reservations made.
+local function restore(now)
+  while true do
+    local due = redis.call('ZRANGEBYSCORE', KEYS[5], '-inf', now, 'LIMIT', 0, 256)
+    if #due == 0 then return end
+    for _, s in ipairs(due) do
+      local meta = redis.call('HGET', KEYS[3], s)
+      if meta then
+        local p, r = string.match(meta, '^(%d) (.+)$')
+        redis.call('ZADD', KEYS[6 + tonumber(p)], r, s)
+      end
+    end
+    redis.call('HDEL', KEYS[4], unpack(due))
+    redis.call('ZREM', KEYS[5], unpack(due))
+    if #due < 256 then return end
+  end
+end
+"""
+
+# ARGV: now, priority, delay, task text, id, reject ('1'/'0'), max_jobs ('' for none).
+_PUSH = (
+    _PRELUDE
+    + """
+local now = clock()
+if ARGV[7] ~= '' then
+  local live = redis.call('HLEN', KEYS[2])
+  if live >= tonumber(ARGV[7]) then return {'full', tostring(live)} end
+end
+local held = redis.call('HGET', KEYS[9], ARGV[5])
+if ARGV[6] == '1' and held then return {'duplicate'} end
+local p = tonumber(ARGV[2])
+local r = now + tonumber(ARGV[3])
+local s = string.format('%016d', redis.call('INCR', KEYS[1]))
+redis.call('HSET', KEYS[2], s, ARGV[4])
+redis.call('HSET', KEYS[3], s, p .. ' ' .. string.format('%.17g', r))
+redis.call('ZADD', KEYS[6 + p], string.format('%.17g', r), s)
+redis.call('HSET', KEYS[9], ARGV[5], (held or '') .. s)
+return {'ok'}
+"""
+)
+
+# ARGV: now, timeout, token. Returns the task text, or nil when no job is ready.
+_RESERVE = (
+    _PRELUDE
+    + """
+local now = clock()
+restore(now)
+for p = 2, 0, -1 do
+  local head = redis.call('ZRANGEBYSCORE', KEYS[6 + p], '-inf', now, 'LIMIT', 0, 1)
+  if #head > 0 then
+    local s = head[1]
+    local task = redis.call('HGET', KEYS[2], s)
+    redis.call('ZREM', KEYS[6 + p], s)
+    redis.call('ZADD', KEYS[5], string.format('%.17g', now + tonumber(ARGV[2])), s)
+    redis.call('HSET', KEYS[4], s, ARGV[3])
+    return task
+  end
+end
+return false
+"""
+)
+
+# ARGV: now, id, token ('' for none), tokens ('1'/'0').
+# Returns 'ok' (a pending reservation acknowledged), 'absent', 'stale' or 'not_reserved'.
+_DELETE = (
+    _PRELUDE
+    + """
+local now = clock()
+local list = redis.call('HGET', KEYS[9], ARGV[2])
+if not list then return 'absent' end
+local stale = false
+for i = 0, #list / 16 - 1 do
+  local s = string.sub(list, i * 16 + 1, i * 16 + 16)
+  local held = redis.call('HGET', KEYS[4], s)
+  local deadline = redis.call('ZSCORE', KEYS[5], s)
+  if held and deadline and tonumber(deadline) > now then
+    if ARGV[4] == '0' or held == ARGV[3] then
+      local rest = string.sub(list, 1, i * 16) .. string.sub(list, i * 16 + 17)
+      redis.call('ZREM', KEYS[5], s)
+      redis.call('HDEL', KEYS[4], s)
+      redis.call('HDEL', KEYS[2], s)
+      redis.call('HDEL', KEYS[3], s)
+      if rest == '' then redis.call('HDEL', KEYS[9], ARGV[2])
+      else redis.call('HSET', KEYS[9], ARGV[2], rest) end
+      return 'ok'
+    end
+    stale = true
+  end
+end
+if stale then return 'stale' end
+return 'not_reserved'
+"""
+)
+
+
+class RedisQueue:
+    """One queue (the keys ``{<queue>}:*``) on one Redis server; see the module docstring.
+
+    Thread-safe: one connection per instance, used under a lock. A dropped connection makes the
+    call that found it raise ``ConnectionError``; the next call connects again.
+    """
+
+    def __init__(
+        self,
+        *,
+        host: str = "localhost",
+        port: int = 6379,
+        db: int = 0,
+        username: str | None = None,
+        password: str | None = None,
+        **options: Any,
+    ) -> None:
+        """Connect and check the server; options as in `QueueOptions`.
+
+        Raises:
+            UsageError: a bad option.
+            DriverError: no redis package, or the server cannot be reached, refuses the
+                credentials or is older than 5.0; the message names host:port and the cause.
+        """
+        self._options = QueueOptions(**options)
+        self.queue = self._options.queue
+        self.where = f"{host}:{port}"
+        self._capabilities = self._options.capabilities(durable=False)
+        self._keys = [f"{{{self.queue}}}:{part}" for part in _PARTS]
+        if _redis is None:
+            raise DriverError(
+                "the redis: scheme needs the redis package: pip install 'mqspec[redis]'"
+            )
+        self._lock = threading.Lock()
+        try:
+            # One connection, no hidden retries: a retried script could run twice, and a call
+            # on a dropped connection must answer with an error, never silently (backends.md 1.5).
+            self._client: Any = _redis.Redis(
+                host=host,
+                port=port,
+                db=db,
+                username=username,
+                password=password,
+                socket_connect_timeout=CONNECT_TIMEOUT,
+                socket_timeout=_OP_TIMEOUT,
+                retry=Retry(NoBackoff(), 0),
+                single_connection_client=True,
+                client_name=f"mqspec:{self.queue}",
+            )
+            self._client.ping()
+            try:
+                version = str(self._client.info("server").get("redis_version", ""))
+            except _redis.ResponseError:  # an ACL may deny INFO: then trust the server
+                version = ""
+        except _redis.RedisError as exc:
+            raise DriverError(f"cannot open Redis at {self.where}: {_cause(exc)}") from exc
+        if version and int(version.split(".")[0]) < 5:
+            self._client.close()
+            raise DriverError(f"Redis at {self.where} is {version}; mqspec needs 5.0 or later")
+        self._push = self._client.register_script(_PUSH)
+        self._reserve = self._client.register_script(_RESERVE)
+        self._delete = self._client.register_script(_DELETE)
+        self._open = True
+
+    @property
+    def capabilities(self) -> Capabilities:
+        """What this queue declares: a lease design with settable T, no slack, not durable."""
+        return self._capabilities
+
+    # -- the contract --------------------------------------------------------------------------
+
+    def push(self, task: Task, now: float | None) -> Task:
+        """Queue ``task``; raise ValueError to refuse it (MQ-TASK-1, MQ-PUSH-2, MQ-PUSH-3)."""
+        problem = task_problem(task)
+        if problem is not None:
+            raise ValueError(problem)
+        text = encode_task(task)
+        cap = self._capabilities
+        args = [
+            _now(now),
+            task["priority"],
+            task.get("delay", 0),
+            text,
+            id_bytes(task["id"]),
+            "1" if cap.duplicate_ids == "reject" else "0",
+            "" if cap.max_jobs is None else cap.max_jobs,
+        ]
+        answer = self._call(self._push, args)
+        if answer[0] == b"full":
+            raise ValueError(f"queue full: {int(answer[1])} live jobs, capacity {cap.max_jobs}")
+        if answer[0] == b"duplicate":
+            raise ValueError(f"duplicate id {task['id']!r}: a live job already has it")
+        stored: Task = json.loads(text)
+        return stored
+
+    def reserve(self, now: float | None) -> Task | None:
+        """Lease the first ready job for T seconds in one script; None when none is ready."""
+        token = uuid.uuid4().hex
+        text = self._call(
+            self._reserve, [_now(now), repr(self._capabilities.reservation_timeout), token]
+        )
+        if text is None:
+            return None
+        task = _decode(text)
+        if self._capabilities.reservation_tokens:
+            task[TOKEN_KEY] = token
+        return task
+
+    def delete(self, task: Task, now: float | None) -> None:
+        """Acknowledge the pending reservation of ``task``; LookupError when it has none.
+
+        Absent ids succeed (MQ-DELETE-3); a live job without a pending reservation, or (with
+        tokens) without one carrying this token, raises and stays as it was (MQ-DELETE-2, -5).
+        """
+        if not isinstance(task, dict) or not isinstance(task.get("id"), str):
+            raise ValueError("delete needs the task Reserve returned (an object with a string id)")
+        ident = task["id"]
+        token = task.get(TOKEN_KEY)
+        args = [
+            _now(now),
+            id_bytes(ident),
+            token if isinstance(token, str) else "",
+            "1" if self._capabilities.reservation_tokens else "0",
+        ]
+        answer = self._call(self._delete, args)
+        if answer in (b"stale", b"not_reserved"):
+            tokens = self._capabilities.reservation_tokens
+            why = "with this reservation token" if tokens else "(queued, delayed or expired)"
+            raise LookupError(f"not reserved: job {ident!r} has no pending reservation {why}")
+
+    def tick(self, now: float | None) -> None:
+        """Nothing to do: expired leases are restored by the next script that looks."""
+
+    # -- lifecycle -----------------------------------------------------------------------------
+
+    def reset(self, now: float | None) -> None:
+        """Delete this queue's keys (and no others).
+
+        Idempotent, so a connection found dropped is retried once on a fresh one.
+        """
+        try:
+            try:
+                self._call_raw(lambda: self._client.delete(*self._keys))
+            except ConnectionError:
+                self._call_raw(lambda: self._client.delete(*self._keys))
+        except (ConnectionError, RuntimeError) as exc:
+            raise DriverError(f"cannot reset queue {self.queue!r}: {exc}") from exc
+
+    def close(self) -> None:
+        """Close the connection; the keys stay (until ``drop``)."""
+        with self._lock:
+            if self._open:
+                self._open = False
+                self._client.close()
+
+    def drop(self) -> None:
+        """Delete exactly this queue's keys: the known ones plus any ``{<queue>}:*`` left over.
+
+        Works before or after ``close()`` (it connects again when needed).
+        """
+        pattern = f"{{{self.queue}}}:*"
+
+        def remove() -> None:
+            self._client.delete(*self._keys)
+            stray = list(self._client.scan_iter(match=pattern, count=1000))
+            for start in range(0, len(stray), 500):
+                self._client.delete(*stray[start : start + 500])
+
+        try:
+            with self._lock:
+                try:
+                    remove()
+                except (_redis.ConnectionError, _redis.TimeoutError):
+                    remove()  # idempotent: once more on a fresh connection
+                if not self._open:
+                    self._client.close()
+        except _redis.RedisError as exc:
+            raise DriverError(
+                f"cannot drop queue {self.queue!r} at {self.where}: {_cause(exc)}"
+            ) from exc
+
+    def __repr__(self) -> str:
+        """Show the server and the queue name."""
+        return f"RedisQueue({self.where!r}, queue={self.queue!r})"
+
+    # -- helpers -------------------------------------------------------------------------------
+
+    def _call(self, script: Any, args: list[Any]) -> Any:
+        return self._call_raw(lambda: script(keys=self._keys, args=args))
+
+    def _call_raw(self, action: Any) -> Any:
+        """Run ``action`` under the lock; a connection failure becomes ConnectionError."""
+        with self._lock:
+            if not self._open:
+                raise ConnectionError(f"{self!r} is closed")
+            try:
+                return action()
+            except (_redis.ConnectionError, _redis.TimeoutError) as exc:
+                # redis-py has already closed the socket; the next call connects again.
+                raise ConnectionError(f"Redis at {self.where}: {_cause(exc)}") from exc
+            except _redis.RedisError as exc:
+                raise RuntimeError(f"Redis at {self.where}: {_cause(exc)}") from exc
+
+
+def _now(now: float | None) -> str:
+    """The script's time argument: the exact float text, or '' for the server's clock."""
+    return "" if now is None else repr(float(now))
+
+
+def _decode(text: bytes) -> Task:
+    """Parse a stored task's JSON text."""
+    task: Task = json.loads(text.decode("utf-8"))
+    return task
+
+
+def _cause(exc: BaseException) -> str:
+    """The driver's error as ``Type: message`` for our messages."""
+    return f"{type(exc).__name__}: {exc}"
+
+
+def from_url(url: str) -> RedisQueue:
+    """Open the queue a URL names: ``redis://[user:password@]host[:port][/db][?options]``.
+
+    Options: ``queue`` (namespace, default ``default``), ``timeout`` (seconds), ``tokens``
+    (1/0), ``duplicates`` (distinct/reject), ``max_jobs`` (integer).
+
+    Raises:
+        UsageError: a malformed URL, an unknown option or a bad value.
+        DriverError: the server cannot be reached or refuses us (names host:port and cause).
+    """
+    parts, options, rest = split_url(url, ("redis",), "redis")
+    if rest:
+        key, value = rest[0]
+        raise UsageError(f"unknown redis URL option {key}={value!r}")
+    path = parts.path.strip("/")
+    if path and not path.isdigit():
+        raise UsageError(f"redis URL {url!r}: the path must be a database number, got {path!r}")
+    return RedisQueue(
+        host=parts.hostname or "localhost",
+        port=parts.port or 6379,
+        db=int(path or 0),
+        username=unquote(parts.username) if parts.username else None,
+        password=unquote(parts.password) if parts.password else None,
+        **options,
+    )
