@@ -31,13 +31,31 @@ class Row:
 
     name: str
     url: Callable[[Path], str]  # from a scratch directory to the URL to check
-    server: str = ""  # the server it needs, for skip messages; "" for none
+    server: str = ""  # the URL of the server it needs ("" for none): tests probe it first
 
+
+_DRIVERS = Path(__file__).resolve().parents[1] / "adapters" / "drivers"
 
 SHIPPED: tuple[Row, ...] = (
     Row("memory", lambda _: "memory://"),
     Row("memory (tokens, reject)", lambda _: "memory://?tokens=1&duplicates=reject"),
     Row("sqlite", lambda scratch: f"sqlite://{scratch.resolve() / 'matrix.db'}"),
+    Row("exec: node driver", lambda _: f"exec:node {_DRIVERS / 'node' / 'driver.js'}"),
+    Row(
+        "exec: python driver",
+        lambda _: f"exec:{sys.executable} {_DRIVERS / 'python' / 'driver.py'}",
+    ),
+    Row("redis", lambda _: "redis://127.0.0.1:6379/0", server="redis://127.0.0.1:6379/0"),
+    Row(
+        "postgresql",
+        lambda _: "postgresql://postgres@127.0.0.1:5432/test",
+        server="postgresql://postgres@127.0.0.1:5432/test",
+    ),
+    Row(
+        "mariadb",
+        lambda _: "mysql://root@127.0.0.1:3306/test",
+        server="mysql://root@127.0.0.1:3306/test",
+    ),
 )
 """Every shipped adapter, in the order of the matrix rows."""
 
@@ -58,7 +76,8 @@ def row_result(row: Row, scratch: Path, *, seed: int = 0) -> RunResult:
     url = row.url(scratch)
     adapter, cleanup = open_isolated(url)
     try:
-        for event in run(adapter, url=url, profile="quick", seed=seed):
+        # The row name, not the URL, labels the run: scratch paths differ between runs.
+        for event in run(adapter, url=row.name, profile="quick", seed=seed):
             if isinstance(event, RunFinished):
                 return event.result
     finally:
