@@ -31,7 +31,7 @@ from typing import Any, Protocol, runtime_checkable
 
 from mqspec.reference.types import Capabilities
 
-__all__ = ["QueueAdapter", "Task"]
+__all__ = ["OperationCut", "QueueAdapter", "Task"]
 
 Task = dict[str, Any]
 """A task: a JSON object with ``id``, ``priority``, optional ``delay`` and opaque fields."""
@@ -74,3 +74,17 @@ class QueueAdapter(Protocol):
 # Optional: an adapter may also define ``drop() -> None``, which removes the namespace it
 # created (a table, a key prefix). The harness calls it, after ``close``, for namespaces the
 # harness itself chose, so a run leaves nothing behind and touches nothing it did not create.
+#
+# Optional, for crash runs of a queue that declares ``durable``: ``restart() -> None`` kills the
+# process that holds the queue (SIGKILL, no clean shutdown) and starts it again on the same
+# data (MQ-DURABLE-1). An adapter that can crash *inside* an operation raises `OperationCut`
+# from push, reserve or delete once it has restarted.
+
+
+class OperationCut(Exception):
+    """Push, reserve or delete was cut by a crash of the process holding the queue.
+
+    Raised by an adapter *after* it has started that process again. The harness records the
+    operation's outcome as unknown (it took full effect or none, MQ-LOSS-2) and then treats
+    the queue as restarted (MQ-DURABLE-1). The message says where the crash landed.
+    """

@@ -23,9 +23,11 @@ from typing import NoReturn
 
 import click
 
-from mqspec.adapters.registry import open_isolated
+from mqspec.adapters.registry import open_isolated, open_isolated_url
+from mqspec.conformance.crash import host_url
 from mqspec.conformance.engine import (
     PROFILES,
+    CrashDone,
     RunFinished,
     RunResult,
     RunStarted,
@@ -70,7 +72,8 @@ def _fail(message: str) -> NoReturn:
     type=click.Choice(sorted(PROFILES)),
     default="quick",
     show_default=True,
-    help="How hard to look: quick (CI default) or thorough.",
+    help="How hard to look: quick (CI default) or thorough; realtime runs on the real clock; "
+    "crash also kills a durable queue's process at random points (MQ-DURABLE-1).",
 )
 @click.option("--seed", type=int, default=0, show_default=True, help="Hypothesis seed.")
 @click.option("--strict", is_flag=True, help="Fail on SHOULD findings too, not just warn.")
@@ -110,10 +113,12 @@ def check(
     writer = None
     if not no_report:
         directory = report_dir or default_report_dir(url, started_at)
-        # A scratch SQLite file is gone after the run: the replay command needs a --url.
-        writer = ReportWriter(
-            directory, started_at, replay_url=None if url else "sqlite:///./mqspec-replay.db"
-        )
+        # A scratch SQLite file is gone after the run: the replay command needs a --url. After
+        # a crash run it names the host process, which can be restarted as the recording was.
+        replay_url = None if url else "sqlite:///./mqspec-replay.db"
+        if replay_url and PROFILES[profile].crash:
+            replay_url = host_url(replay_url)
+        writer = ReportWriter(directory, started_at, replay_url=replay_url)
         try:
             writer.start()
         except UsageError as err:
@@ -152,10 +157,12 @@ def _unstarted(url: str, profile: str, seed: int, strict: bool, cause: str) -> R
 
 
 def _check(url: str, profile: str, seed: int, strict: bool) -> RunResult:
-    adapter, cleanup = open_isolated(url)
+    adapter, opened, cleanup = open_isolated_url(url)
     started = time.monotonic()
     try:
-        for event in run(adapter, url=url, profile=profile, seed=seed, strict=strict):
+        for event in run(
+            adapter, url=url, profile=profile, seed=seed, strict=strict, opened_url=opened
+        ):
             elapsed = time.monotonic() - started
             if isinstance(event, RunStarted):
                 click.echo(f"checking {url} (profile {profile}, seed {seed})")
@@ -170,6 +177,12 @@ def _check(url: str, profile: str, seed: int, strict: bool) -> RunResult:
                 status = "diverges" if event.divergence else "ok"
                 click.echo(
                     f"  [{elapsed:6.1f}s] state machine, {event.examples} examples: {status}"
+                )
+            elif isinstance(event, CrashDone):
+                status = "diverges" if event.divergence else "ok"
+                click.echo(
+                    f"  [{elapsed:6.1f}s] state machine with crashes, {event.examples} examples, "
+                    f"{event.restarts} restarts, {event.cuts} inside operations: {status}"
                 )
             elif isinstance(event, RunFinished):
                 _finish(event.result)
@@ -241,8 +254,8 @@ def replay_command(file: Path, url: str | None, strict: bool) -> None:
 def _echo_step(event: ReplayedStep) -> None:
     step = event.recorded
     head = f"{event.index:3}. t={step.now:<10g}"
-    if step.op == "advance":
-        click.echo(f"{head} advance")
+    if step.op in ("advance", "restart"):
+        click.echo(f"{head} {step.op}")
         return
     now = answer(step.op, event.outcome)
     was = answer(step.op, step.outcome)

@@ -1,8 +1,8 @@
 """The conformance engine: run the scenarios and the state machine, and judge every clause.
 
 One engine behind every front end (the CLI, the pytest plugin, `check`). It yields event values
-as it goes (`RunStarted`, `ScenarioDone`, `StatefulDone`, `RunFinished`) so a front end can show
-progress; the last event carries the `RunResult`. It imports neither front end.
+as it goes (`RunStarted`, `ScenarioDone`, `StatefulDone` or `CrashDone`, `RunFinished`) so a front
+end can show progress; the last event carries the `RunResult`. It imports neither front end.
 
 Clause status: ``pass`` (exercised and never broken), ``fail`` (a MUST broken, or a SHOULD in
 strict mode), ``warn`` (a SHOULD broken), ``skip`` (not exercised, always with the reason).
@@ -21,7 +21,8 @@ from hypothesis.errors import HypothesisException
 from hypothesis.stateful import get_state_machine_test
 
 from mqspec.adapters.base import QueueAdapter
-from mqspec.conformance.machine import machine_for
+from mqspec.conformance.crash import CrashingQueue, crash_machine_for
+from mqspec.conformance.machine import QueueMachine, machine_for
 from mqspec.conformance.scenarios import SCENARIOS, Scenario
 from mqspec.conformance.session import Session
 from mqspec.conformance.transcript import Transcript
@@ -33,6 +34,7 @@ __all__ = [
     "PROFILES",
     "REALTIME_MAX_TIMEOUT",
     "ClauseResult",
+    "CrashDone",
     "Divergence",
     "Profile",
     "RunFinished",
@@ -54,18 +56,25 @@ class Profile:
     ``realtime`` runs on the real clock with the adapter's own time source (``now=None``): the
     production code path. It is small and bounded: the scenarios only, and it needs a
     reservation timeout of at most `REALTIME_MAX_TIMEOUT` seconds.
+
+    ``crash`` runs the state machine on a queue that declares ``durable`` in a process of its
+    own, killed with SIGKILL between and inside operations (`mqspec.conformance.crash`); the
+    engine reopens the queue there by its URL. A queue that is not durable gets the ordinary
+    state machine instead.
     """
 
     name: str
     examples: int
     steps: int
     realtime: bool = False
+    crash: bool = False
 
 
 PROFILES = {
     "quick": Profile("quick", examples=60, steps=40),
     "thorough": Profile("thorough", examples=400, steps=80),
     "realtime": Profile("realtime", examples=0, steps=0, realtime=True),
+    "crash": Profile("crash", examples=25, steps=25, crash=True),
 }
 
 REALTIME_MAX_TIMEOUT = 5.0
@@ -74,7 +83,14 @@ REALTIME_MAX_TIMEOUT = 5.0
 NOT_EXERCISED = {
     "MQ-LOSS-2": "needs injected faults; no faults profile exists yet",
     "MQ-LOSS-3": "needs injected faults; no faults profile exists yet",
-    "MQ-DURABLE-1": "needs crash-and-restart runs, which do not exist yet",
+    "MQ-DURABLE-1": "needs crash-and-restart runs: run --profile crash",
+}
+
+# Why the crash profile may still leave MQ-DURABLE-1 or MQ-LOSS-2 unexercised.
+NOT_DURABLE = "the queue does not declare durable"
+NO_CRASH = {
+    "MQ-DURABLE-1": "no crash happened in this run",
+    "MQ-LOSS-2": "no crash landed inside an operation in this run",
 }
 
 
@@ -83,7 +99,7 @@ class Divergence:
     """A broken clause with the program that shows it."""
 
     finding: Finding
-    source: str  # "scenario <name>" or "stateful"
+    source: str  # "scenario <name>", "stateful" or "crash"
     transcript: Transcript | None
 
     @property
@@ -148,11 +164,23 @@ class StatefulDone:
 
 
 @attrs.frozen
+class CrashDone:
+    """The state machine with crashes has run: ``restarts`` kills, ``cuts`` inside operations."""
+
+    examples: int
+    elapsed: float
+    divergence: Divergence | None
+    warnings: tuple[Finding, ...] = ()
+    restarts: int = 0
+    cuts: int = 0
+
+
+@attrs.frozen
 class RunFinished:
     result: RunResult
 
 
-Event = RunStarted | ScenarioDone | StatefulDone | RunFinished
+Event = RunStarted | ScenarioDone | StatefulDone | CrashDone | RunFinished
 
 
 def run(
@@ -162,11 +190,18 @@ def run(
     profile: str = "quick",
     seed: int = 0,
     strict: bool = False,
+    opened_url: str | None = None,
 ) -> Iterator[Event]:
     """Check ``adapter`` against the contract, yielding events; the last is `RunFinished`.
 
     The adapter must be open; the caller closes it. A `DriverError` (the backend could not be
     driven) ends the run with verdict ``error``.
+
+    Args:
+        url: how the backend is named in the report and reproducers.
+        opened_url: the URL ``adapter`` was opened with, with the ``queue=`` the harness
+            chose, if any (default ``url``). The crash profile opens it again in a process of
+            its own, on the same namespace, so it must be a URL the registry can open.
 
     Raises:
         UsageError: an unknown profile.
@@ -179,15 +214,19 @@ def run(
     if chosen.realtime or not caps.virtual_time:
         check_realtime(caps)
     yield RunStarted(url, caps, chosen, seed)
-    state = _Tally(strict)
+    realtime = chosen.realtime or not caps.virtual_time
+    state = _Tally(strict, _unexercised(chosen, caps, realtime))
     error = ""
     try:
-        realtime = chosen.realtime or not caps.virtual_time
         for item in SCENARIOS:
             done = _run_scenario(adapter, item, url, strict, realtime=realtime)
             state.scenario(item, done)
             yield done
-        if not realtime:
+        if not realtime and chosen.crash and caps.durable:
+            crashed = _run_crash(opened_url or url, chosen, strict, seed)
+            state.crash(crashed)
+            yield crashed
+        elif not realtime:
             stateful = _run_stateful(adapter, chosen, url, strict, seed)
             state.stateful(stateful)
             yield stateful
@@ -206,6 +245,18 @@ def run(
         error=error,
     )
     yield RunFinished(result)
+
+
+def _unexercised(profile: Profile, caps: Capabilities, realtime: bool) -> dict[str, str]:
+    """Why each clause no scenario covers is left unexercised by this run."""
+    reasons = dict(NOT_EXERCISED)
+    if profile.crash and not caps.durable:
+        reasons["MQ-DURABLE-1"] = NOT_DURABLE
+    elif profile.crash and realtime:
+        reasons["MQ-DURABLE-1"] = "crash runs need a queue on virtual time"
+    elif profile.crash:
+        reasons.update(NO_CRASH)
+    return reasons
 
 
 def check_realtime(caps: Capabilities) -> None:
@@ -248,6 +299,26 @@ def _run_stateful(
     adapter: QueueAdapter, profile: Profile, url: str, strict: bool, seed: int
 ) -> StatefulDone:
     machine = machine_for(adapter, strict=strict, url=url)
+    divergence, elapsed = _run_machine(machine, profile, seed, "stateful")
+    return StatefulDone(profile.examples, elapsed, divergence, tuple(machine.findings))
+
+
+def _run_crash(url: str, profile: Profile, strict: bool, seed: int) -> CrashDone:
+    """The state machine on ``url`` reopened in a host process that is killed at random."""
+    queue = CrashingQueue(url)
+    try:
+        machine = crash_machine_for(queue, strict=strict)
+        divergence, elapsed = _run_machine(machine, profile, seed, "crash")
+    finally:
+        queue.close()
+    findings = tuple(machine.findings)
+    return CrashDone(profile.examples, elapsed, divergence, findings, queue.restarts, queue.cuts)
+
+
+def _run_machine(
+    machine: type[QueueMachine], profile: Profile, seed: int, source: str
+) -> tuple[Divergence | None, float]:
+    """Run ``machine`` under ``profile``; the minimal divergence (if any) and the time taken."""
     config = settings(
         max_examples=profile.examples,
         stateful_step_count=profile.steps,
@@ -265,7 +336,7 @@ def _run_stateful(
         test()
     except ContractViolation as violation:
         # Hypothesis re-raises the error of the shrunk (minimal) example last.
-        divergence = _divergence(violation, "stateful")
+        divergence = _divergence(violation, source)
     except HypothesisException as err:
         raise DriverError(f"the state machine could not run: {type(err).__name__}: {err}") from err
     except MqspecError:
@@ -274,15 +345,15 @@ def _run_stateful(
         raise DriverError(
             f"the adapter raised outside an operation: {type(err).__name__}: {err}"
         ) from err
-    elapsed = time.monotonic() - started
-    return StatefulDone(profile.examples, elapsed, divergence, tuple(machine.findings))
+    return divergence, time.monotonic() - started
 
 
 class _Tally:
     """Folds scenario and stateful outcomes into one status per clause."""
 
-    def __init__(self, strict: bool) -> None:
+    def __init__(self, strict: bool, unexercised: dict[str, str]) -> None:
         self.strict = strict
+        self.unexercised = unexercised
         self.status: dict[str, tuple[Status, str]] = {}
         self.divergences: list[Divergence] = []
         self.warnings: list[Divergence] = []
@@ -315,6 +386,18 @@ class _Tally:
         for finding in done.warnings:
             self._warn(Divergence(finding, "stateful", None))
 
+    def crash(self, done: CrashDone) -> None:
+        if done.divergence is not None:
+            self._diverge(done.divergence)
+            self._mark(done.divergence.clause.id, "fail", done.divergence.finding.message)
+        for finding in done.warnings:
+            self._warn(Divergence(finding, "crash", None))
+        # Exercised only if a crash happened (inside an operation, for MQ-LOSS-2).
+        if done.restarts:
+            self._mark("MQ-DURABLE-1", "pass", f"{done.restarts} crashes and restarts")
+        if done.cuts:
+            self._mark("MQ-LOSS-2", "pass", f"{done.cuts} operations cut by a crash")
+
     def _diverge(self, divergence: Divergence) -> None:
         # One divergence per clause: the first found, which for scenarios is the simplest.
         if all(d.clause != divergence.clause for d in self.divergences):
@@ -332,7 +415,7 @@ class _Tally:
             if clause.withdrawn:
                 continue
             status, reason = self.status.get(
-                clause.id, ("skip", NOT_EXERCISED.get(clause.id, "no scenario exercised it"))
+                clause.id, ("skip", self.unexercised.get(clause.id, "no scenario exercised it"))
             )
             out.append(ClauseResult(clause, status, reason))
         return tuple(out)

@@ -12,6 +12,11 @@ Delete cannot carry the recorded token. When the recording's capabilities declar
 token this run's matching Reserve returned (the same Reserve step when it handed out the same
 id, else the newest token this run got for that id). A token no recorded Reserve issued (a
 forged one) is sent unchanged, so a stale or forged Delete stays stale or forged.
+
+Crashes (MQ-DURABLE-1): a ``restart`` step restarts the queue through `Session.restart`, which
+needs an adapter with ``restart()`` (an ``exec:`` driver, e.g. ``exec:python -m
+mqspec.adapters.host <url>``). An operation the recorded crash cut (an unknown outcome) is sent
+again whole: where the cut fell cannot be replayed, only what followed.
 """
 
 from __future__ import annotations
@@ -25,7 +30,7 @@ from mqspec.adapters.base import QueueAdapter
 from mqspec.conformance.engine import Divergence
 from mqspec.conformance.session import Session
 from mqspec.conformance.transcript import Step, Transcript
-from mqspec.reference.errors import ContractViolation
+from mqspec.reference.errors import ContractViolation, UsageError
 from mqspec.reference.jsonvalue import TOKEN_KEY
 from mqspec.reference.types import Failed, Finding, Ok, Outcome
 
@@ -154,9 +159,19 @@ def replay(
         strict: treat SHOULD findings as divergences too (as the recording run did, if strict).
 
     Raises:
-        UsageError: the adapter cannot run in virtual time, or the steps go back in time.
-        DriverError: the backend could not be driven (failed to reset or tick).
+        UsageError: the adapter cannot run in virtual time, the steps go back in time, or
+            they restart a queue that cannot be restarted.
+        DriverError: the backend could not be driven (failed to reset, tick or restart).
     """
+    restarts = [i for i, step in enumerate(transcript.steps, start=1) if step.op == "restart"]
+    if restarts and not (
+        callable(getattr(adapter, "restart", None)) and adapter.capabilities.durable
+    ):
+        raise UsageError(
+            f"step {restarts[0]} restarts the queue, and {url} cannot be restarted from here "
+            "(it needs restart() and durable=True); replay with --url "
+            f"'exec:python -m mqspec.adapters.host {url}'"
+        )
     session = Session(adapter, strict=strict, url=url)
     tokens = _Tokens(transcript.capabilities.reservation_tokens)
     for index, step in enumerate(transcript.steps, start=1):
@@ -166,6 +181,10 @@ def replay(
             continue
         if step.now > session.now:  # a hand-edited transcript may omit the advance
             session.advance_to(step.now)
+        if step.op == "restart":
+            session.restart()
+            yield ReplayedStep(index, step, "s.restart()", None)
+            continue
         task = tokens.fix(step.task) if step.op == "delete" else step.task
         call = Step(step.now, step.op, task).call()
         seen = len(session.warnings)

@@ -5,6 +5,10 @@ outcome value (an exception is the backend's error answer) and is judged by the 
 finding raises `ContractViolation` carrying the clause and the minimal program so far; a SHOULD
 finding is kept as a warning (raised too in strict mode). Every front end (the Hypothesis
 machine, the scenarios, replay, a user's own test) goes through this one class.
+
+Crashes (MQ-DURABLE-1): `Session.restart` kills the process holding a durable queue between two
+operations; an adapter that was killed *inside* an operation raises `OperationCut` once it is
+back, and that operation is judged as unknown (MQ-LOSS-2) before the model restarts too.
 """
 
 from __future__ import annotations
@@ -14,15 +18,15 @@ from typing import Any
 
 import attrs
 
-from mqspec.adapters.base import QueueAdapter, Task
+from mqspec.adapters.base import OperationCut, QueueAdapter, Task
 from mqspec.conformance.clock import RealClock, VirtualClock
 from mqspec.conformance.transcript import Step, Transcript
 from mqspec.reference.clauses import clause
-from mqspec.reference.errors import ContractViolation, DriverError, MqspecError
+from mqspec.reference.errors import ContractViolation, DriverError, MqspecError, UsageError
 from mqspec.reference.model import Model
-from mqspec.reference.types import Failed, Finding, Ok, Outcome, Verdict
+from mqspec.reference.types import Failed, Finding, Ok, Outcome, Unknown, Verdict
 
-__all__ = ["Session"]
+__all__ = ["OperationCut", "Session"]
 
 LOSS_DRAIN = clause("MQ-LOSS-1")
 
@@ -88,6 +92,7 @@ class Session:
         self.warnings: list[Finding] = []
         # The first finding raised, if any: a case that already failed is not drained.
         self.violation: ContractViolation | None = None
+        self._cut = False  # the operation in flight was cut by a crash (OperationCut)
         try:
             adapter.reset(self._adapter_now())
         except Exception as err:
@@ -127,6 +132,7 @@ class Session:
         if isinstance(outcome, Ok):
             outcome = Ok(_copy_json(outcome.value))
         self._judge(Step(at, "push", mine, outcome), self.model.push(mine, at, outcome))
+        self._after_cut()
         return outcome
 
     def reserve(self, *, final: bool = False) -> Outcome:
@@ -136,6 +142,7 @@ class Session:
             outcome = Ok(_copy_json(outcome.value))
         step = Step(at, "drain" if final else "reserve", None, outcome)
         self._judge(step, self.model.reserve(at, outcome, final=final))
+        self._after_cut()
         return outcome
 
     def delete(self, task: Task) -> Outcome:
@@ -145,7 +152,32 @@ class Session:
         if isinstance(outcome, Ok):
             outcome = Ok(None)
         self._judge(Step(at, "delete", mine, outcome), self.model.delete(mine, at, outcome))
+        self._after_cut()
         return outcome
+
+    def restart(self) -> None:
+        """Kill the process holding the queue and start it again, between two operations.
+
+        A durable queue must come back unchanged (MQ-DURABLE-1); later answers are judged so.
+
+        Raises:
+            UsageError: the adapter has no ``restart()``, or does not declare ``durable``.
+            DriverError: the restart failed.
+        """
+        restart = getattr(self.adapter, "restart", None)
+        if not callable(restart):
+            raise UsageError(f"{type(self.adapter).__name__} cannot be restarted (no restart())")
+        if not self.capabilities.durable:
+            raise UsageError("restart() needs a queue that declares durable=True")
+        try:
+            restart()
+        except MqspecError:
+            raise
+        except Exception as err:
+            raise DriverError(
+                f"the adapter failed to restart: {type(err).__name__}: {err}"
+            ) from err
+        self._restarted()
 
     def drain(self) -> list[Task]:
         """End the case: pass every ready time and deadline plus slack, then reserve until null.
@@ -156,8 +188,21 @@ class Session:
         self.advance_to(max(self.model.quiet_time(), self.now) + 1)
         out: list[Task] = []
         _, most = self.model.live_count()
-        for _ in range(most + 1):
+        if self.model.inconclusive:
+            # The model gave up tracking every possible state (too many open outcomes), so it
+            # cannot bound the live jobs: no more can be live than were ever pushed.
+            most = max(most, sum(step.op == "push" for step in self.transcript.steps))
+        cuts = 0
+        tries = most + 1
+        while tries > 0:
             outcome = self.reserve(final=True)
+            if isinstance(outcome, Unknown) and cuts <= most:
+                # Cut by a crash: it may have reserved a job. Wait that reservation out too,
+                # so the drain still sees every live job (MQ-LOSS-1, MQ-DURABLE-1).
+                cuts += 1
+                self.advance_to(max(self.model.quiet_time(), self.now) + 1)
+                continue
+            tries -= 1
             if isinstance(outcome, Ok) and outcome.value is None:
                 return out
             if isinstance(outcome, Ok):
@@ -212,10 +257,24 @@ class Session:
     def _call(self, action: Any) -> Outcome:
         try:
             return Ok(action())
+        except OperationCut as err:
+            # The adapter crashed inside the call and is back: no answer to trust (MQ-LOSS-2).
+            self._cut = True
+            return Unknown(str(err) or "cut by a crash")
         except MqspecError:
             raise  # the adapter could not be driven at all (DriverError): not an answer
         except Exception as err:  # the backend's error answer, judged by the contract
             return Failed(f"{type(err).__name__}: {err}")
+
+    def _after_cut(self) -> None:
+        """After judging an operation cut by a crash: the queue restarted, so the model too."""
+        if self._cut:
+            self._cut = False
+            self._restarted()
+
+    def _restarted(self) -> None:
+        self.model.restart(self.now)
+        self.transcript.add(Step(self.now, "restart"))
 
     def _judge(self, step: Step, verdict: Verdict) -> None:
         self.transcript.add(step)

@@ -1,7 +1,9 @@
 """The conformance suite as pytest tests; collected by ``pytest --mq URL`` (see the plugin).
 
-One test per scenario, named after its clause, and one for the state machine. Each opens the
-backend through the URL registry. SHOULD findings become pytest warnings unless --mq-strict.
+One test per scenario, named after its clause, and one for the state machine (under
+``--mq-profile crash``, for a queue that declares durable, the machine that kills the queue's
+process: `mqspec.conformance.crash`). Each opens the backend through the URL registry. SHOULD
+findings become pytest warnings unless --mq-strict.
 """
 
 from __future__ import annotations
@@ -12,21 +14,28 @@ from collections.abc import Iterator
 import pytest
 
 from mqspec.adapters.base import QueueAdapter
-from mqspec.adapters.registry import open_isolated
-from mqspec.conformance.engine import PROFILES, _run_scenario, _run_stateful, check_realtime
+from mqspec.adapters.registry import open_isolated_url
+from mqspec.conformance.engine import (
+    PROFILES,
+    _run_crash,
+    _run_scenario,
+    _run_stateful,
+    check_realtime,
+)
 from mqspec.conformance.render import render_divergence
 from mqspec.conformance.scenarios import SCENARIOS, Scenario
 from mqspec.reference.errors import DriverError
 
 
 @pytest.fixture(scope="module")
-def mq(request: pytest.FixtureRequest) -> Iterator[tuple[QueueAdapter, str]]:
+def mq(request: pytest.FixtureRequest) -> Iterator[tuple[QueueAdapter, str, str]]:
+    """The open backend, its URL as given, and the URL opened (with the queue= chosen)."""
     url = request.config.getoption("--mq")
     if not url:
         pytest.skip("no --mq URL given")
-    adapter, cleanup = open_isolated(url)
+    adapter, opened, cleanup = open_isolated_url(url)
     try:
-        yield adapter, url
+        yield adapter, url, opened
     finally:
         cleanup()
 
@@ -38,9 +47,9 @@ def _warn(findings: object) -> None:
 
 @pytest.mark.parametrize("item", SCENARIOS, ids=lambda s: f"{s.clause.id}-{s.name}")
 def test_scenario(
-    item: Scenario, mq: tuple[QueueAdapter, str], request: pytest.FixtureRequest
+    item: Scenario, mq: tuple[QueueAdapter, str, str], request: pytest.FixtureRequest
 ) -> None:
-    adapter, url = mq
+    adapter, url, _ = mq
     strict = request.config.getoption("--mq-strict")
     realtime = PROFILES[request.config.getoption("--mq-profile")].realtime
     if realtime or not adapter.capabilities.virtual_time:
@@ -53,15 +62,18 @@ def test_scenario(
     _warn(done.warnings)
 
 
-def test_state_machine(mq: tuple[QueueAdapter, str], request: pytest.FixtureRequest) -> None:
-    adapter, url = mq
+def test_state_machine(mq: tuple[QueueAdapter, str, str], request: pytest.FixtureRequest) -> None:
+    adapter, url, opened = mq
     profile = PROFILES[request.config.getoption("--mq-profile")]
     if profile.realtime:
         pytest.skip("the realtime profile runs the scenarios only")
     strict = request.config.getoption("--mq-strict")
     seed = request.config.getoption("--mq-seed")
     try:
-        done = _run_stateful(adapter, profile, url, strict, seed)
+        if profile.crash and adapter.capabilities.durable:
+            done = _run_crash(opened, profile, strict, seed)
+        else:
+            done = _run_stateful(adapter, profile, url, strict, seed)
     except DriverError as err:
         pytest.fail(f"could not drive {url}: {err}", pytrace=False)
     if done.divergence is not None:

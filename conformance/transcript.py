@@ -20,7 +20,7 @@ __all__ = ["Step", "Transcript", "outcome_from_json", "outcome_to_json"]
 
 FORMAT_VERSION = 1
 
-OPS = ("advance", "push", "reserve", "drain", "delete")
+OPS = ("advance", "push", "reserve", "drain", "delete", "restart")
 
 
 def outcome_to_json(outcome: Outcome | None) -> Any:
@@ -62,7 +62,11 @@ def _short(outcome: Outcome | None) -> str:
 
 @attrs.frozen
 class Step:
-    """One operation: ``op`` at virtual time ``now``, its ``task`` (push/delete), its outcome."""
+    """One operation: ``op`` at virtual time ``now``, its ``task`` (push/delete), its outcome.
+
+    ``restart`` is the process holding a durable queue killed and started again (MQ-DURABLE-1):
+    between operations, or right after one whose outcome is unknown because the kill cut it.
+    """
 
     now: float
     op: str = attrs.field(validator=attrs.validators.in_(OPS))
@@ -97,6 +101,8 @@ class Step:
             return f"s.{self.op}({self.task!r})"
         if self.op == "drain":
             return "s.reserve(final=True)"
+        if self.op == "restart":
+            return "s.restart()"
         return "s.reserve()"
 
 
@@ -154,8 +160,8 @@ class Transcript:
         """A short numbered listing: time, call, what the backend answered."""
         rows = []
         for i, step in enumerate(self.steps, start=1):
-            if step.op == "advance":
-                rows.append(f"{i:3}. t={step.now:<10g} advance")
+            if step.op in ("advance", "restart"):
+                rows.append(f"{i:3}. t={step.now:<10g} {step.op}")
                 continue
             rows.append(f"{i:3}. t={step.now:<10g} {step.call():<60} -> {_short(step.outcome)}")
         return "\n".join(rows)

@@ -678,10 +678,13 @@ class QueueState:
                     expected="an error; the new reservation kept",
                     observed="ok",
                 )
+            # A queue that forgot the job in a restart answers as if it were absent.
+            forgot = all(self.jobs[u].survived for u in uids)
             return Finding(
-                DELETE_NOT_PENDING,
+                DURABLE if forgot else DELETE_NOT_PENDING,
                 f"delete of {ident!r} succeeded, but it had no pending reservation "
-                f"({', '.join(states)})",
+                f"({', '.join(states)}"
+                + ("; it was live before the queue restarted)" if forgot else ")"),
                 expected="an error; the job unchanged",
                 observed="ok",
             )

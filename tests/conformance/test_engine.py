@@ -119,6 +119,7 @@ def test_skipped_clauses_say_why():
     assert "slack 0" in reasons["MQ-DELETE-4"]
     assert "max_jobs" in reasons["MQ-PUSH-3"]
     assert reasons["MQ-LOSS-2"] == NOT_EXERCISED["MQ-LOSS-2"]
+    assert reasons["MQ-DURABLE-1"] == "needs crash-and-restart runs: run --profile crash"
     assert "fault" in reasons["MQ-LOSS-3"]
 
 
@@ -247,7 +248,7 @@ def test_restore_to_tail_fails_when_strict_MQ_RESTORE_3():
 
 def test_unknown_profile_is_a_usage_error():
     with pytest.raises(
-        UsageError, match=r"^unknown profile 'nope'; known: quick, thorough, realtime$"
+        UsageError, match=r"^unknown profile 'nope'; known: quick, thorough, realtime, crash$"
     ):
         next(run(MemoryQueue(), profile="nope"))
 

@@ -12,6 +12,7 @@ import sys
 import types
 from pathlib import Path
 
+import attrs
 import pytest
 from click.testing import CliRunner
 
@@ -22,6 +23,7 @@ from mqspec.conformance.cli import main
 from mqspec.conformance.engine import Profile, RunFinished, RunResult, run
 from mqspec.conformance.replay import ReplayedStep, ReplayFinished, answer, replay
 from mqspec.conformance.transcript import Step, Transcript
+from mqspec.reference.errors import UsageError
 from mqspec.reference.types import Failed, Ok, Unknown
 
 SMALL = Profile("quick", examples=10, steps=15)
@@ -288,4 +290,55 @@ def test_backend_that_cannot_be_driven_exits_2(monkeypatch):
     assert out.stderr == (
         "mqspec: replay of t.jsonl could not run: the adapter's tick(1.0) failed: "
         "OSError: ticker died\n"
+    )
+
+
+# -- restarts (MQ-DURABLE-1) ---------------------------------------------------------------------
+
+
+class Durable(MemoryQueue):
+    """Declares durable; restart() keeps every job, as a durable queue must."""
+
+    restarts = 0
+
+    @property
+    def capabilities(self):
+        return attrs.evolve(super().capabilities, durable=True)
+
+    def restart(self):
+        self.restarts += 1
+
+
+CRASHED = Transcript(
+    Durable().capabilities,
+    url="exec:python -m mqspec.adapters.host sqlite:///q.db",
+    steps=[
+        Step(0.0, "push", A, Ok(A)),
+        Step(0.0, "restart"),
+        Step(1.0, "advance"),
+        Step(1.0, "reserve", None, Ok(None)),
+    ],
+)
+
+
+def test_restart_steps_restart_a_queue_that_can_restart():
+    queue = Durable()
+    seen = list(replay(CRASHED, queue, url="py:durable"))
+    assert [e.call for e in seen[:-1]] == [
+        f"s.push({A!r})",
+        "s.restart()",
+        "s.advance_to(1.0)",
+        "s.reserve()",
+    ]
+    assert queue.restarts == 1
+    assert seen[-1].fixed  # the job came back after the restart: the null was the bug
+
+
+def test_restart_steps_need_a_queue_that_can_restart():
+    with pytest.raises(UsageError) as caught:
+        list(replay(CRASHED, MemoryQueue(), url="memory://"))
+    assert str(caught.value) == (
+        "step 2 restarts the queue, and memory:// cannot be restarted from here (it needs "
+        "restart() and durable=True); replay with --url "
+        "'exec:python -m mqspec.adapters.host memory://'"
     )

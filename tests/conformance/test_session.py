@@ -17,10 +17,10 @@ from mqspec.adapters.mutants import (
     NeverRestores,
     RestoreToTail,
 )
-from mqspec.conformance.session import Session
+from mqspec.conformance.session import OperationCut, Session
 from mqspec.conformance.transcript import Transcript
 from mqspec.reference.errors import ContractViolation, DriverError, UsageError
-from mqspec.reference.types import Capabilities, Failed, Ok
+from mqspec.reference.types import Capabilities, Failed, Ok, Unknown
 
 T = 10  # the reservation timeout used throughout
 
@@ -383,3 +383,157 @@ def test_mutating_the_pushed_task_afterwards_does_not_reach_the_model():
     mine["id"] = "changed"
     assert s.transcript.steps[0].task == job("a", 2)
     assert s.reserve() == Ok(job("a", 2))  # judged against what was pushed, not the mutation
+
+
+# -- crashes (MQ-DURABLE-1, MQ-LOSS-2) ------------------------------------------------------------
+
+
+class Durable(MemoryQueue):
+    """Declares durable and keeps its state across restart(), as a durable queue must.
+
+    ``cut_next`` cuts the next operation as a crash would: after it took effect ("effect") or
+    before ("none"); the queue then restarts and raises `OperationCut`.
+    """
+
+    def __init__(self, **options):
+        super().__init__(**options)
+        self.restarts = 0
+        self.cut_next: str | None = None
+
+    @property
+    def capabilities(self) -> Capabilities:
+        return attrs.evolve(super().capabilities, durable=True)
+
+    def restart(self):
+        self.restarts += 1
+
+    def _maybe_cut(self, op, action):
+        how, self.cut_next = self.cut_next, None
+        if how is None:
+            return action()
+        if how == "effect":
+            action()
+        self.restart()
+        raise OperationCut(f"killed inside {op}")
+
+    def push(self, task, now):
+        return self._maybe_cut("push", lambda: MemoryQueue.push(self, task, now))
+
+    def reserve(self, now):
+        return self._maybe_cut("reserve", lambda: MemoryQueue.reserve(self, now))
+
+    def delete(self, task, now):
+        return self._maybe_cut("delete", lambda: MemoryQueue.delete(self, task, now))
+
+
+class Forgets(Durable):
+    """Claims durable, but a restart loses every job."""
+
+    def restart(self):
+        super().restart()
+        self.reset(None)
+
+
+def test_a_restart_is_recorded_and_the_queue_must_come_back_unchanged_MQ_DURABLE_1():
+    q = Durable(timeout=T)
+    s = Session(q)
+    s.push(job("a"))
+    s.push(job("b"))
+    s.reserve()
+    s.restart()
+    assert q.restarts == 1
+    assert ops(s.transcript) == ["push", "push", "reserve", "restart"]
+    assert s.reserve() == Ok(job("b"))  # 'a' is still reserved
+    s.advance(T)
+    assert s.reserve() == Ok(job("a"))
+
+
+def test_a_queue_that_forgets_in_a_restart_breaks_MQ_DURABLE_1():
+    s = Session(Forgets(timeout=T))
+    s.push(job("a"))
+    s.restart()
+    with pytest.raises(ContractViolation) as caught:
+        s.reserve()
+    finding = caught.value.finding
+    assert finding.clause.id == "MQ-DURABLE-1"
+    assert finding.message.endswith("was ready (it was live before the queue restarted)")
+
+
+def test_a_forgotten_job_deleted_after_a_restart_is_named_MQ_DURABLE_1():
+    s = Session(Forgets(timeout=T))
+    s.push(job("a"))
+    s.restart()
+    with pytest.raises(ContractViolation) as caught:
+        s.delete(job("a"))  # the queue no longer knows 'a', so it says ok
+    assert caught.value.finding.clause.id == "MQ-DURABLE-1"
+    assert caught.value.finding.message == (
+        "delete of 'a' succeeded, but it had no pending reservation "
+        "(ready; it was live before the queue restarted)"
+    )
+
+
+def test_restart_needs_an_adapter_that_can_restart_and_declares_durable():
+    with pytest.raises(UsageError, match=r"^MemoryQueue cannot be restarted \(no restart\(\)\)$"):
+        Session(MemoryQueue()).restart()
+
+    class NotDurable(MemoryQueue):
+        def restart(self):
+            pass
+
+    with pytest.raises(UsageError, match=r"^restart\(\) needs a queue that declares durable=True$"):
+        Session(NotDurable()).restart()
+
+
+def test_a_restart_that_raises_is_a_driver_error():
+    class RestartFails(Durable):
+        def restart(self):
+            raise OSError("no such file")
+
+    with pytest.raises(
+        DriverError, match=r"^the adapter failed to restart: OSError: no such file$"
+    ):
+        Session(RestartFails()).restart()
+
+
+@pytest.mark.parametrize("how", ["effect", "none"])
+def test_a_push_cut_by_a_crash_is_unknown_then_a_restart_MQ_LOSS_2(how):
+    q = Durable(timeout=T)
+    s = Session(q)
+    q.cut_next = how
+    assert s.push(job("a")) == Unknown("killed inside push")
+    assert ops(s.transcript) == ["push", "restart"]
+    assert q.restarts == 1
+    # Either way is allowed: the push took full effect or none.
+    assert s.drain() == ([job("a")] if how == "effect" else [])
+
+
+@pytest.mark.parametrize("how", ["effect", "none"])
+def test_a_delete_cut_by_a_crash_took_full_effect_or_none_MQ_LOSS_2(how):
+    q = Durable(timeout=T)
+    s = Session(q)
+    s.push(job("a"))
+    s.reserve()
+    q.cut_next = how
+    assert s.delete(job("a")) == Unknown("killed inside delete")
+    assert s.drain() == ([] if how == "effect" else [job("a")])
+
+
+def test_the_drain_waits_out_a_reservation_its_cut_reserve_made_MQ_LOSS_1():
+    q = Durable(timeout=T)
+    s = Session(q)
+    s.push(job("a"))
+    q.cut_next = "effect"  # the drain's first reserve takes 'a', then the crash cuts it
+    assert s.drain() == [job("a")]
+    assert ops(s.transcript) == ["push", "advance", "drain", "restart", "advance", "drain", "drain"]
+
+
+def test_the_drain_is_not_bounded_by_a_model_that_gave_up():
+    """Seven unknown pushes make 128 possible states, past the model's 64: it stops judging,
+    and the drain must not then call the jobs that come out one too many (MQ-LOSS-1)."""
+    q = Durable(timeout=T)
+    s = Session(q)
+    for n in range(7):
+        q.cut_next = "effect"
+        s.push(job(f"j{n}"))
+    assert s.model.inconclusive
+    assert len(s.drain()) == 7

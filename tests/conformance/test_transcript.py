@@ -293,3 +293,30 @@ def test_line_breaking_characters_inside_strings_round_trip(char):
     task = {"id": f"a{char}b", "priority": 1, "payload": f"x{char}y"}
     transcript = Transcript(Capabilities(), steps=[Step(0.0, "push", task, Ok(task))])
     assert Transcript.from_jsonl(transcript.to_jsonl()) == transcript
+
+
+# -- restarts (MQ-DURABLE-1) ---------------------------------------------------------------------
+
+
+def test_restart_steps_round_trip_list_and_replay_as_calls():
+    a = {"id": "a", "priority": 1}
+    transcript = Transcript(
+        Capabilities(durable=True),
+        steps=[
+            Step(0, "push", a, Ok(a)),
+            Step(0, "push", {"id": "b", "priority": 1}, Unknown("killed inside push, before x:1")),
+            Step(0, "restart"),
+            Step(5, "restart"),
+        ],
+    )
+    text = transcript.to_jsonl()
+    assert Transcript.from_jsonl(text) == transcript
+    assert json.loads(text.splitlines()[3]) == {"t": 0, "op": "restart"}
+    assert Step(5, "restart").call() == "s.restart()"
+    assert transcript.listing().splitlines()[2:] == [
+        "  3. t=0          restart",
+        "  4. t=5          restart",
+    ]
+    source = transcript.to_pytest()
+    compile(source, "test_reproducer.py", "exec")
+    assert "        s.restart()\n        s.restart()\n" in source
