@@ -337,15 +337,31 @@ def _run_machine(
     except ContractViolation as violation:
         # Hypothesis re-raises the error of the shrunk (minimal) example last.
         divergence = _divergence(violation, source)
-    except HypothesisException as err:
-        raise DriverError(f"the state machine could not run: {type(err).__name__}: {err}") from err
-    except MqspecError:
-        raise
     except Exception as err:
+        # A backend that died (a driver process, say) makes Hypothesis's re-runs fail at reset,
+        # which it reports as flakiness; the backend's own first failure is the real cause.
+        failure = _backend_failure(machine.adapter)
+        if failure:
+            raise DriverError(failure) from err
+        if isinstance(err, MqspecError):
+            raise
+        if isinstance(err, HypothesisException):
+            raise DriverError(
+                f"the state machine could not run: {type(err).__name__}: {err}"
+            ) from err
         raise DriverError(
             f"the adapter raised outside an operation: {type(err).__name__}: {err}"
         ) from err
     return divergence, time.monotonic() - started
+
+
+def _backend_failure(adapter: object) -> str | None:
+    """The fatal failure an adapter recorded (``ProcessQueue.failure``), if it keeps one."""
+    for candidate in (adapter, getattr(adapter, "_host", None)):
+        failure = getattr(candidate, "failure", None)
+        if isinstance(failure, str) and failure:
+            return failure
+    return None
 
 
 class _Tally:

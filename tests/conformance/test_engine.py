@@ -321,3 +321,18 @@ def test_render_divergence_without_a_transcript():
     text = render_divergence(warning)
     assert text.splitlines()[0].startswith("MQ-RESTORE-3 (SHOULD): ")
     assert "minimal program" not in text
+
+
+def test_a_dead_backend_is_reported_by_its_own_failure_not_as_flakiness():
+    """A driver that dies mid-run makes Hypothesis's re-runs fail at reset; the run must name
+    the driver's failure, not Hypothesis's FlakyStrategyDefinition."""
+    from mqspec.conformance.engine import _backend_failure
+
+    class Dead(MemoryQueue):
+        failure = "exec driver 'x' exited with code 4 before answering request seq 9 (push)"
+
+        def reset(self, now):
+            raise RuntimeError("broken pipe")
+
+    assert _backend_failure(Dead()) == Dead.failure
+    assert _backend_failure(MemoryQueue()) is None
