@@ -386,7 +386,13 @@ class _Tally:
             self._diverge(divergence)
             self._mark(divergence.clause.id, "fail", divergence.finding.message)
             if divergence.clause.id != item.clause.id:
-                self._mark(item.clause.id, "pass", f"scenario {item.name} ran")
+                # The scenario stopped on another clause before it finished: its own clause was
+                # not fully judged, so it must not read as a pass.
+                self._mark(
+                    item.clause.id,
+                    "skip",
+                    f"scenario {item.name} stopped early on {divergence.clause.id}",
+                )
             return
         if done.status == "warn":
             for finding in done.warnings:
