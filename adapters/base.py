@@ -27,11 +27,11 @@ Errors: an exception raised by push, reserve or delete is the backend's *answer*
 
 from __future__ import annotations
 
-from typing import Any, Protocol, runtime_checkable
+from typing import Any, ClassVar, Protocol, runtime_checkable
 
 from mqspec.reference.types import Capabilities
 
-__all__ = ["OperationCut", "QueueAdapter", "Task"]
+__all__ = ["FaultInjected", "FaultPoints", "OperationCut", "QueueAdapter", "Task"]
 
 Task = dict[str, Any]
 """A task: a JSON object with ``id``, ``priority``, optional ``delay`` and opaque fields."""
@@ -88,3 +88,42 @@ class OperationCut(Exception):
     operation's outcome as unknown (it took full effect or none, MQ-LOSS-2) and then treats
     the queue as restarted (MQ-DURABLE-1). The message says where the crash landed.
     """
+
+
+class FaultInjected(ConnectionError):
+    """A fault the harness injected (issue 8): raised in place of a real connection error.
+
+    A `ConnectionError`, so an adapter handles it as it would a dropped connection. Never
+    raised by a real backend; the faults profile judges an operation it cut as unknown.
+    """
+
+
+class FaultPoints:
+    """Mixin: named points inside an adapter's operations where the harness can inject a fault.
+
+    An adapter lists its points in ``FAULT_POINTS`` and calls ``self._fault_point(name)`` at
+    each, for example between taking a job and recording its reservation. Unarmed, a point
+    costs one attribute comparison; armed (by the faults profile, `arm_fault_point`), the first
+    operation that reaches it raises `FaultInjected` there, once. An adapter whose operations
+    are atomic (one statement, one lock) needs no points: the boundary faults cover it.
+    """
+
+    FAULT_POINTS: ClassVar[tuple[str, ...]] = ()
+    _armed_fault_point: str | None = None  # a class default: unarmed instances pay nothing
+    fault_points_fired: int = 0
+
+    def arm_fault_point(self, name: str | None) -> None:
+        """Raise `FaultInjected` the next time an operation reaches ``name`` (None: disarm).
+
+        Raises:
+            ValueError: ``name`` is not one of ``FAULT_POINTS``.
+        """
+        if name is not None and name not in self.FAULT_POINTS:
+            raise ValueError(f"{type(self).__name__} has no fault point {name!r}")
+        self._armed_fault_point = name
+
+    def _fault_point(self, name: str) -> None:
+        if self._armed_fault_point == name:
+            self._armed_fault_point = None
+            self.fault_points_fired += 1
+            raise FaultInjected(f"injected fault at {name}")

@@ -19,7 +19,6 @@ Each operation first moves the jobs whose ``visible_at`` has come from ``hidden`
 
 from __future__ import annotations
 
-import copy
 import heapq
 import math
 import threading
@@ -30,7 +29,7 @@ from urllib.parse import parse_qsl, urlsplit
 
 from mqspec.adapters.base import Task
 from mqspec.reference.errors import UsageError
-from mqspec.reference.jsonvalue import TOKEN_KEY
+from mqspec.reference.jsonvalue import TOKEN_KEY, copy_json
 from mqspec.reference.tasks import task_problem
 from mqspec.reference.types import Capabilities
 
@@ -136,7 +135,7 @@ class MemoryQueue:
             if self._max_jobs is not None and self._live >= self._max_jobs:
                 raise ValueError(f"queue full: {self._live} live jobs, capacity {self._max_jobs}")
             # Copy before storing so the caller can't change the queued job behind our back.
-            stored = copy.deepcopy(task)
+            stored = copy_json(task)
             delay = stored.get("delay", 0)
             ready_at = t + delay
             seq = self._seq
@@ -148,7 +147,7 @@ class MemoryQueue:
                 heapq.heappush(self._visible, (job.key, job.gen, job))
             else:
                 heapq.heappush(self._hidden, (ready_at, seq, job.gen, job))
-            return copy.deepcopy(stored)
+            return copy_json(stored)
 
     def reserve(self, now: float | None) -> Task | None:
         """Take the first reservable job and hold it for T seconds; None when there is none."""
@@ -164,7 +163,7 @@ class MemoryQueue:
                 job.deadline = t + self._timeout
                 # The job hides until its deadline; its position key is kept for the restore.
                 heapq.heappush(self._hidden, (job.deadline, job.seq, job.gen, job))
-                out = copy.deepcopy(job.task)
+                out = copy_json(job.task)
                 if self._tokens:
                     out[TOKEN_KEY] = job.token
                 return out

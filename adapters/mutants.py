@@ -1,8 +1,12 @@
 """Broken queues: each is `MemoryQueue` with one realistic bug, and the clause that must catch it.
 
-Responsibility: prove the suite's power. The harness's own tests run every mutant and require
-a divergence naming one of its clauses; a mutant that survives is a hole in the suite. Each
-docstring names the real-world failure it models. Never use these as queues.
+Responsibility: prove the suite's power. `MUTANTS` is the whole catalogue: the sequential bugs
+defined here (caught by the quick profile), the races of `mqspec.adapters.race_mutants`
+(caught by the concurrency profile) and the bugs under faults of
+`mqspec.adapters.fault_mutants` (caught by the faults profile). ``mqspec selftest`` and the
+harness's own tests run every mutant and require a divergence naming one of its clauses; a
+mutant that survives is a hole in the suite. Each docstring names the real-world failure it
+models. Never use these as queues.
 """
 
 from __future__ import annotations
@@ -14,8 +18,12 @@ from typing import Any
 import attrs
 
 from mqspec.adapters.base import QueueAdapter, Task
+from mqspec.adapters.fault_mutants import FAULT_MUTANTS
 from mqspec.adapters.memory import MemoryQueue
+from mqspec.adapters.race_mutants import RACE_MUTANTS
+from mqspec.reference.jsonvalue import TOKEN_KEY, copy_json
 from mqspec.reference.tasks import task_problem
+from mqspec.reference.types import Capabilities
 
 __all__ = ["MUTANTS", "Mutant"]
 
@@ -213,7 +221,7 @@ class SilentCapacity(MemoryQueue):
 
     def push(self, task: Task, now: float | None) -> Task:
         if self._live >= 100 and task_problem(task) is None:
-            return dict(task)
+            return copy_json(task)
         return super().push(task, now)
 
 
@@ -258,6 +266,56 @@ class TokensIgnored(MemoryQueue):
         super().delete(task, now)
 
 
+class PushEchoesKey(MemoryQueue):
+    """Push answers with the key it stored (id and priority), not the task as queued: a driver
+    that returns its row key instead of the row."""
+
+    def push(self, task: Task, now: float | None) -> Task:
+        stored = super().push(task, now)
+        return {"id": stored["id"], "priority": stored["priority"]}
+
+
+class RejectNotEnforced(MemoryQueue):
+    """Declares ``duplicates=reject`` but queues a second job under a live id: the unique
+    constraint the policy relies on was never created."""
+
+    def __init__(self) -> None:
+        super().__init__(duplicates="reject")
+
+    def push(self, task: Task, now: float | None) -> Task:
+        self._duplicates = "distinct"  # the check reads this; the declaration stays "reject"
+        try:
+            return super().push(task, now)
+        finally:
+            self._duplicates = "reject"
+
+
+class NumericToken(MemoryQueue):
+    """Declares tokens but hands out the lease id as a number (a SERIAL column passed through),
+    where the contract asks for a string."""
+
+    def __init__(self) -> None:
+        super().__init__(tokens=True)
+        self._leases: dict[str, int] = {}
+
+    def reserve(self, now: float | None) -> Task | None:
+        task = super().reserve(now)
+        if task is not None:
+            self._leases.setdefault(task[TOKEN_KEY], len(self._leases) + 1)
+            task[TOKEN_KEY] = self._leases[task[TOKEN_KEY]]
+        return task
+
+
+class ForgetfulDurable(MemoryQueue):
+    """Declares ``durable`` yet keeps its jobs in the process's memory: a restart forgets them
+    (a cache mistaken for a store). Caught by the crash profile, opened by URL in a host
+    process as ``py:mqspec.adapters.mutants:ForgetfulDurable``."""
+
+    @property
+    def capabilities(self) -> Capabilities:
+        return attrs.evolve(super().capabilities, durable=True)
+
+
 class EmptyIsError(MemoryQueue):
     """An empty queue raises instead of answering null (fn's bolt returned 'no job')."""
 
@@ -299,23 +357,36 @@ class DeleteKeepsJob(MemoryQueue):
 
 @attrs.frozen
 class Mutant:
-    """A broken queue and the clauses that may name its divergence (any one suffices)."""
+    """A broken queue and the clauses that may name its divergence (any one suffices).
+
+    ``profile`` is the engine profile that must catch it: ``quick`` for sequential bugs,
+    ``concurrency`` for races, ``faults`` for bugs that only errors reveal.
+    """
 
     name: str
     factory: Callable[[], QueueAdapter]
     clauses: frozenset[str]
     strict: bool = False  # a SHOULD-only bug: caught as a warning, a failure in strict mode
+    profile: str = "quick"
+    url: str | None = None  # how to open it by URL: the crash profile reopens it in a host
 
     @property
     def doc(self) -> str:
+        """The first paragraph of the queue class's docstring, on one line."""
         queue = self.factory()
-        return (type(queue).__doc__ or "").strip().splitlines()[0]
+        paragraph = (type(queue).__doc__ or "").strip().split("\n\n")[0]
+        return " ".join(paragraph.split())
 
 
 def _m(
     name: str, factory: Callable[[], QueueAdapter], *clauses: str, strict: bool = False
 ) -> Mutant:
     return Mutant(name, factory, frozenset(clauses), strict)
+
+
+def _race(name: str) -> str:
+    """``PeekThenTake`` -> ``peek-then-take``."""
+    return "".join(f"-{c.lower()}" if c.isupper() else c for c in name).lstrip("-")
 
 
 MUTANTS: tuple[Mutant, ...] = (
@@ -352,5 +423,24 @@ MUTANTS: tuple[Mutant, ...] = (
     _m("empty-is-error", EmptyIsError, "MQ-RESERVE-1"),
     _m("loses-when-many-expire", LosesWhenManyExpire, "MQ-RESTORE-1", "MQ-LOSS-1"),
     _m("delete-keeps-job", DeleteKeepsJob, "MQ-DELETE-2", "MQ-RESERVE-2"),
+    _m("push-echoes-key", PushEchoesKey, "MQ-PUSH-1"),
+    _m("reject-not-enforced", RejectNotEnforced, "MQ-PUSH-2"),
+    _m("numeric-token", NumericToken, "MQ-TOKEN-1"),
+    Mutant(
+        "forgetful-durable",
+        ForgetfulDurable,
+        frozenset({"MQ-DURABLE-1"}),
+        profile="crash",
+        url="py:mqspec.adapters.mutants:ForgetfulDurable",
+    ),
+    *(
+        Mutant(_race(m.name), m.factory, frozenset(m.clauses), profile="concurrency")
+        for m in RACE_MUTANTS
+    ),
+    *(
+        Mutant(name, factory, clauses, profile="faults")
+        for name, factory, clauses in FAULT_MUTANTS
+    ),
 )
-"""Every mutant, with the clauses allowed to name its divergence."""
+"""Every mutant, with the clauses allowed to name its divergence and the profile that must
+catch it."""

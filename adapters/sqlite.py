@@ -112,6 +112,8 @@ class SqliteQueue:
         self.path = Path(path)
         self.queue = queue
         self._table = f"mq_{queue}"
+        # Not f"{table}_clock": that is the table of the queue named "<queue>_clock".
+        self._clock_table = f"mqclock_{queue}"
         self._capabilities = Capabilities(
             reservation_timeout=timeout,
             timeout_settable=True,
@@ -189,8 +191,8 @@ class SqliteQueue:
         if problem is not None:
             raise ValueError(problem)
         text = _encode(task)
-        t = _clock(now)
         with self._transaction() as conn:
+            t = self._decision_time(conn, now)
             cap = self._capabilities
             if cap.max_jobs is not None:
                 (live,) = conn.execute(f"SELECT count(*) FROM {self._table}").fetchone()
@@ -213,9 +215,9 @@ class SqliteQueue:
         One UPDATE picks and leases the row, so no crash between "take" and "record" can lose
         the job. The position columns are left alone: an expired lease restores the job in place.
         """
-        t = _clock(now)
         token = uuid.uuid4().hex
         with self._transaction() as conn:
+            t = self._decision_time(conn, now)
             rows = conn.execute(
                 f"UPDATE {self._table} SET visible_at = :deadline, lease = :token"
                 f" WHERE seq = (SELECT seq FROM {self._table} WHERE visible_at <= :now"
@@ -241,11 +243,11 @@ class SqliteQueue:
         if not isinstance(task, dict) or not isinstance(task.get("id"), str):
             raise ValueError("delete needs the task Reserve returned (an object with a string id)")
         ident = task["id"]
-        t = _clock(now)
         tokens = self._capabilities.reservation_tokens
         # With tokens on, a missing token binds NULL and `lease = NULL` never matches.
         match = " AND lease = :token" if tokens else ""
         with self._transaction() as conn:
+            t = self._decision_time(conn, now)
             deleted = conn.execute(
                 f"DELETE FROM {self._table} WHERE seq = (SELECT seq FROM {self._table}"
                 f" WHERE id = :id AND lease IS NOT NULL AND visible_at > :now{match}"
@@ -266,6 +268,8 @@ class SqliteQueue:
         try:
             with self._transaction() as conn:
                 conn.execute(f"DELETE FROM {self._table}")
+                # A new case may start its virtual clock anew: forget the old high-water mark.
+                conn.execute(f"UPDATE {self._clock_table} SET now = ?", (_start(now),))
         except sqlite3.Error as exc:
             raise DriverError(f"cannot reset {self._table} in {str(self.path)!r}: {exc}") from exc
 
@@ -285,6 +289,7 @@ class SqliteQueue:
             conn = self._conn if self._conn is not None else _connect(self.path)
             try:
                 conn.execute(f"DROP TABLE IF EXISTS {self._table}")
+                conn.execute(f"DROP TABLE IF EXISTS {self._clock_table}")
             except sqlite3.Error as exc:
                 raise DriverError(
                     f"cannot drop {self._table} in {str(self.path)!r}: {exc}"
@@ -320,6 +325,23 @@ class SqliteQueue:
                     conn.execute("ROLLBACK")
                 raise
 
+    def _decision_time(self, conn: sqlite3.Connection, now: float | None) -> float:
+        """The time this operation decides at, read once the write lock is held.
+
+        Reading the clock before waiting for the lock would let an operation decide at a time
+        older than one another connection already committed: a Reserve that waited would miss
+        a job pushed while it waited, yet see what happened after; no order of the calls
+        explains that. So the time is read inside the transaction and never goes below the
+        latest committed one (kept in ``mqclock_<queue>``, shared by every connection), which
+        also shields the queue from a wall clock stepped back.
+        """
+        (high,) = conn.execute(f"SELECT now FROM {self._clock_table}").fetchone()
+        t = _clock(now)
+        if t <= high:
+            return float(high)
+        conn.execute(f"UPDATE {self._clock_table} SET now = ?", (t,))
+        return t
+
     def _exists(self, conn: sqlite3.Connection, ident: str) -> bool:
         """Return whether a live job has ``ident``."""
         row = conn.execute(f"SELECT 1 FROM {self._table} WHERE id = ? LIMIT 1", (ident,))
@@ -346,11 +368,23 @@ class SqliteQueue:
             )
             conn.execute(f"CREATE INDEX IF NOT EXISTS {table}_visible ON {table} (visible_at)")
             conn.execute(f"CREATE INDEX IF NOT EXISTS {table}_id ON {table} (id)")
+            # The latest decision time committed (see _decision_time): one row.
+            clock = self._clock_table
+            conn.execute(f"CREATE TABLE IF NOT EXISTS {clock} (now REAL NOT NULL)")
+            conn.execute(
+                f"INSERT INTO {clock} SELECT ? WHERE NOT EXISTS (SELECT 1 FROM {clock})",
+                (_start(None),),
+            )
 
 
 def _clock(now: float | None) -> float:
     """The time of a decision: the harness's ``now``, or the host's wall clock when None."""
     return time.time() if now is None else float(now)
+
+
+def _start(now: float | None) -> float:
+    """The clock's high-water mark at a reset: the case's start, or nothing in real time."""
+    return -math.inf if now is None else float(now)
 
 
 def _encode(task: Task) -> str:

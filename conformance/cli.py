@@ -10,6 +10,10 @@ directory, which it removes afterwards.
 ``mqspec replay FILE`` sends a recorded transcript again, step by step, and exits 0 (no
 divergence: fixed), 1 (a divergence still occurs) or 2 (not a transcript, or the backend cannot
 be opened or driven).
+
+``mqspec selftest`` checks the suite itself (`mqspec.conformance.selftest`): every broken queue
+of the catalogue must be caught on its clause, every correct variant must pass in strict mode;
+it prints the table and exits 0, or 1 if a mutant survived or a variant was flagged.
 """
 
 from __future__ import annotations
@@ -27,7 +31,9 @@ from mqspec.adapters.registry import open_isolated, open_isolated_url
 from mqspec.conformance.crash import host_url
 from mqspec.conformance.engine import (
     PROFILES,
+    ConcurrencyDone,
     CrashDone,
+    FaultsDone,
     RunFinished,
     RunResult,
     RunStarted,
@@ -38,6 +44,7 @@ from mqspec.conformance.engine import (
 from mqspec.conformance.render import render_divergence, render_summary
 from mqspec.conformance.replay import ReplayedStep, ReplayFinished, answer, replay
 from mqspec.conformance.reports import ReportWriter, default_report_dir
+from mqspec.conformance.selftest import catalogue, render_markdown, run_selftest
 from mqspec.conformance.transcript import Transcript
 from mqspec.reference.errors import MqspecError, UsageError
 
@@ -73,7 +80,9 @@ def _fail(message: str) -> NoReturn:
     default="quick",
     show_default=True,
     help="How hard to look: quick (CI default) or thorough; realtime runs on the real clock; "
-    "crash also kills a durable queue's process at random points (MQ-DURABLE-1).",
+    "crash also kills a durable queue's process at random points (MQ-DURABLE-1); faults "
+    "injects connection resets, stalls and lost answers (MQ-LOSS-2, MQ-LOSS-3); concurrency "
+    "runs several clients at once and checks the histories.",
 )
 @click.option("--seed", type=int, default=0, show_default=True, help="Hypothesis seed.")
 @click.option("--strict", is_flag=True, help="Fail on SHOULD findings too, not just warn.")
@@ -184,12 +193,80 @@ def _check(url: str, profile: str, seed: int, strict: bool) -> RunResult:
                     f"  [{elapsed:6.1f}s] state machine with crashes, {event.examples} examples, "
                     f"{event.restarts} restarts, {event.cuts} inside operations: {status}"
                 )
+            elif isinstance(event, FaultsDone):
+                status = "diverges" if event.divergence else "ok"
+                stats = event.stats
+                fired = sum(stats.fired.values())
+                click.echo(
+                    f"  [{elapsed:6.1f}s] state machine with faults, {event.examples} examples, "
+                    f"{fired} faults hit, lost {stats.lost}, duplicated {stats.duplicated}, "
+                    f"unexpected {stats.unexpected}: {status}"
+                )
+            elif isinstance(event, ConcurrencyDone):
+                status = "diverges" if event.divergence else "ok"
+                outcome = event.outcome
+                click.echo(
+                    f"  [{elapsed:6.1f}s] concurrency, {outcome.histories} histories of "
+                    f"{outcome.settings.clients} clients, {outcome.unknown_count} undecided: "
+                    f"{status}"
+                )
             elif isinstance(event, RunFinished):
                 _finish(event.result)
                 return event.result
     finally:
         cleanup()
     raise AssertionError("unreachable: run() always ends with RunFinished")
+
+
+@main.command("selftest")
+@click.option("--seed", type=int, default=0, show_default=True, help="Hypothesis seed.")
+@click.option(
+    "--only",
+    multiple=True,
+    metavar="NAME",
+    help="Check only these catalogue entries (repeatable); default: all.",
+)
+@click.option(
+    "--write",
+    "write_to",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Also write the table as Markdown here (e.g. reports/selftest.md).",
+)
+def selftest_command(seed: int, only: tuple[str, ...], write_to: Path | None) -> None:
+    """Prove the suite's power: run it against every broken queue and correct variant.
+
+    Every mutant must be caught on one of its clauses, under the profile that targets its
+    kind of bug (quick, concurrency, faults, crash); every correct variant must pass in strict
+    mode. Prints one row per queue: expected clause, caught, clause reported, time to the first
+    divergence, length of the minimal program.
+
+    Exit codes: 0 every mutant caught and no false alarm, 1 otherwise, 2 bad arguments.
+    """
+    entries = catalogue()
+    if only:
+        unknown = sorted(set(only) - {e.name for e in entries})
+        if unknown:
+            _fail(f"no catalogue entry named {', '.join(unknown)}")
+        entries = tuple(e for e in entries if e.name in only)
+    rows = []
+    for row in run_selftest(entries, seed=seed):
+        rows.append(row)
+        e = row.entry
+        mark = "ok  " if row.ok else "FAIL"
+        detail = row.problem or (
+            f"caught on {', '.join(row.reported)}" if e.kind == "mutant" else "passes"
+        )
+        click.echo(f"{mark} {e.kind:7} {e.name:28} {e.profile:11} {row.elapsed:6.1f}s  {detail}")
+    table = render_markdown(rows, seed=seed)
+    click.echo("")
+    click.echo(table)
+    if write_to is not None:
+        try:
+            write_to.write_text(table, encoding="utf-8")
+        except OSError as err:
+            _fail(f"cannot write {str(write_to)!r}: {err.strerror or err}")
+    sys.exit(EXIT_CONFORMS if all(r.ok for r in rows) else EXIT_DIVERGES)
 
 
 @main.command("replay")

@@ -8,10 +8,11 @@ so all clients share one clock.
 Clock. ``clock="virtual"`` (the default for a queue that declares ``virtual_time``): each call
 gets ``now`` = its own invocation time, so the queue clock *is* the history's clock. Threads
 reach the queue's critical section in an order the recorder cannot see, so the queue may be
-handed a ``now`` slightly older than one it already saw; this only matters when a deadline or
-ready time falls within one call's duration of another call, which the defaults rule out (T
-and delays of seconds, a recording of milliseconds; the exact checker reports such histories
-as not time-separated). The final drain jumps the clock past every deadline and ready time.
+handed a ``now`` slightly older than one it already saw; the queue must then decide at a time
+no older than one it already committed (spec/history-format.md), and ready times or deadlines
+within one call's duration of another call are ruled out by the defaults (T and delays of
+seconds, a recording of milliseconds; the exact checker reports such histories as not
+time-separated). The final drain jumps the clock past every deadline and ready time.
 ``clock="queue"`` passes ``now=None``: the queue reads its own clock (it must be
 `time.monotonic`, or agree with it) inside each call; the drain then really waits, so it is
 refused up front when it would wait longer than ``max_drain_wait``.
@@ -26,9 +27,11 @@ Rule: imports the adapter protocol, the history values and the reference vocabul
 from __future__ import annotations
 
 import random
+import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any, Literal
 
 from mqspec.adapters.base import OperationCut, QueueAdapter, Task
@@ -36,7 +39,7 @@ from mqspec.conformance.history import History, Operation
 from mqspec.reference.errors import DriverError, MqspecError, UsageError
 from mqspec.reference.types import Failed, Ok, Outcome, Unknown
 
-__all__ = ["record"]
+__all__ = ["call_once", "close_adapter", "drain_queue", "open_clients", "record", "switching"]
 
 Clock = Literal["virtual", "queue"]
 
@@ -104,7 +107,7 @@ def record(
         raise UsageError(f"barrier_every must be >= 1 or None, got {barrier_every!r}")
     # A class is a factory too (its instances are adapters, and it has their attributes).
     owned = isinstance(target, type) or not isinstance(target, QueueAdapter)
-    adapters = _open(target, clients) if owned else [target] * clients  # type: ignore[list-item]
+    adapters = open_clients(target, clients) if owned else [target] * clients  # type: ignore[list-item]
     try:
         caps = adapters[0].capabilities
         mode: Clock = clock or ("virtual" if caps.virtual_time else "queue")
@@ -175,11 +178,11 @@ def record(
             raise books.error
         operations = books.done
         if drain:
-            operations += _drain(adapters[0], operations, start, mode, horizon, clients)
+            operations += drain_queue(adapters[0], operations, start, mode, horizon, clients)
     finally:
         if owned:
             for adapter in adapters:
-                _close(adapter)
+                close_adapter(adapter)
     operations.sort(key=lambda o: (o.invoke, o.client))
     meta = {
         "clients": clients,
@@ -191,29 +194,41 @@ def record(
     return History(capabilities=caps, operations=operations, clock=mode, meta=meta)
 
 
-def _open(factory: Callable[[], QueueAdapter], clients: int) -> list[QueueAdapter]:
+def open_clients(factory: Callable[[], QueueAdapter], clients: int) -> list[QueueAdapter]:
+    """One adapter per client from ``factory``; on a failure, close those opened and raise.
+
+    Raises:
+        DriverError: the factory raised (an `MqspecError` it raised passes through).
+    """
     out: list[QueueAdapter] = []
     try:
         for _ in range(clients):
             out.append(factory())
     except Exception as err:
         for adapter in out:
-            _close(adapter)
+            close_adapter(adapter)
         if isinstance(err, MqspecError):
             raise
         raise DriverError(f"the adapter factory failed: {type(err).__name__}: {err}") from err
     return out
 
 
-def _close(adapter: QueueAdapter) -> None:
+def close_adapter(adapter: QueueAdapter) -> None:
+    """Close ``adapter``; any exception becomes a `DriverError` naming it."""
     try:
         adapter.close()
     except Exception as err:
         raise DriverError(f"the adapter failed to close: {type(err).__name__}: {err}") from err
 
 
-def _call(adapter: QueueAdapter, kind: str, task: Any, now: float | None) -> tuple[Outcome, bool]:
-    """One call; returns the outcome and whether it completed (False: cut by a crash)."""
+def call_once(
+    adapter: QueueAdapter, kind: str, task: Any, now: float | None
+) -> tuple[Outcome, bool]:
+    """One call; returns the outcome and whether it completed (False: cut by a crash).
+
+    An exception from the queue is its error answer (`Failed`), judged like any answer; an
+    `OperationCut` is an unknown outcome; an `MqspecError` is the harness's and propagates.
+    """
     try:
         if kind == "push":
             return Ok(adapter.push(dict(task), now)), True
@@ -276,7 +291,7 @@ def _client(
                     return
                 invoke = time.monotonic() - start
                 books.in_flight[client] = (kind, task, invoke)
-            outcome, completed = _call(adapter, kind, task, invoke if virtual else None)
+            outcome, completed = call_once(adapter, kind, task, invoke if virtual else None)
             complete = time.monotonic() - start
             with books.lock:
                 if books.closed:
@@ -304,7 +319,7 @@ def _client(
         gate.abort()
 
 
-def _drain(
+def drain_queue(
     adapter: QueueAdapter,
     operations: list[Operation],
     start: float,
@@ -312,7 +327,12 @@ def _drain(
     horizon: float,
     clients: int,
 ) -> list[Operation]:
-    """Reserve until null, deleting nothing, once every deadline and delay has passed."""
+    """Reserve until null, deleting nothing, once every deadline and delay has passed.
+
+    The drain of spec/history-format.md (MQ-LOSS-1): ``horizon`` is T plus the longest delay
+    plus slack; the virtual clock jumps past it, the queue clock is waited for. The drain's
+    calls are made by client ``clients`` (one past the last), at most one per Push plus one.
+    """
     last = max((op.complete for op in operations if op.complete is not None), default=0.0)
     pushes = sum(1 for op in operations if op.op == "push")
     if mode == "virtual":
@@ -334,7 +354,9 @@ def _drain(
     out: list[Operation] = []
     for _ in range(pushes + 1):
         invoke = clock()
-        outcome, completed = _call(adapter, "reserve", None, invoke if mode == "virtual" else None)
+        outcome, completed = call_once(
+            adapter, "reserve", None, invoke if mode == "virtual" else None
+        )
         out.append(
             Operation(
                 client=clients,
@@ -348,3 +370,19 @@ def _drain(
         if not completed or not isinstance(outcome, Ok) or outcome.value is None:
             break
     return out
+
+
+@contextmanager
+def switching(interval: float = 1e-5) -> Iterator[None]:
+    """Make the interpreter switch threads every ``interval`` seconds inside the block.
+
+    Why: a race in a Python queue (a gap between check and act) shows only when another
+    thread runs inside the gap; the default 5 ms switch interval lets nearly every call run to
+    its end first. The setting is process-wide, so the old value is put back on the way out.
+    """
+    saved = sys.getswitchinterval()
+    sys.setswitchinterval(interval)
+    try:
+        yield
+    finally:
+        sys.setswitchinterval(saved)

@@ -1,8 +1,9 @@
 """The conformance engine: run the scenarios and the state machine, and judge every clause.
 
 One engine behind every front end (the CLI, the pytest plugin, `check`). It yields event values
-as it goes (`RunStarted`, `ScenarioDone`, `StatefulDone` or `CrashDone`, `RunFinished`) so a front
-end can show progress; the last event carries the `RunResult`. It imports neither front end.
+as it goes (`RunStarted`, `ScenarioDone`, then `StatefulDone`, `FaultsDone`, `CrashDone` or
+`ConcurrencyDone` by profile, `RunFinished`) so a front end can show progress; the last event
+carries the `RunResult`. It imports neither front end.
 
 Clause status: ``pass`` (exercised and never broken), ``fail`` (a MUST broken, or a SHOULD in
 strict mode), ``warn`` (a SHOULD broken), ``skip`` (not exercised, always with the reason).
@@ -12,77 +13,73 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
-from typing import Literal
+from contextlib import contextmanager
 
-import attrs
-from hypothesis import HealthCheck, settings
+from hypothesis import HealthCheck, Verbosity, settings
 from hypothesis import seed as hypothesis_seed
 from hypothesis.errors import HypothesisException
+from hypothesis.internal.conjecture import engine as conjecture_engine
 from hypothesis.stateful import get_state_machine_test
 
 from mqspec.adapters.base import QueueAdapter
+from mqspec.adapters.registry import NAMESPACED, open_adapter
+from mqspec.conformance.concurrency import run_concurrency
 from mqspec.conformance.crash import CrashingQueue, crash_machine_for
+from mqspec.conformance.faults import SERVER_SCHEMES, FaultRig, FaultStats
 from mqspec.conformance.machine import QueueMachine, machine_for
+from mqspec.conformance.profiles import PROFILES, REALTIME_MAX_TIMEOUT, Profile
+from mqspec.conformance.results import (
+    ClauseResult,
+    ConcurrencyDone,
+    ConcurrencySummary,
+    CrashDone,
+    Divergence,
+    Event,
+    FaultsDone,
+    RunFinished,
+    RunResult,
+    RunStarted,
+    ScenarioDone,
+    SearchDone,
+    StatefulDone,
+)
 from mqspec.conformance.scenarios import SCENARIOS, Scenario
 from mqspec.conformance.session import Session
+from mqspec.conformance.tally import Tally
 from mqspec.conformance.transcript import Transcript
-from mqspec.reference.clauses import CATALOGUE, Clause
 from mqspec.reference.errors import ContractViolation, DriverError, MqspecError, UsageError
 from mqspec.reference.types import Capabilities, Finding
 
+# The values and events live in `results` and `profiles`; re-exported here for front ends.
 __all__ = [
     "PROFILES",
     "REALTIME_MAX_TIMEOUT",
     "ClauseResult",
+    "ConcurrencyDone",
+    "ConcurrencySummary",
     "CrashDone",
     "Divergence",
+    "Event",
+    "FaultStats",
+    "FaultsDone",
     "Profile",
     "RunFinished",
     "RunResult",
     "RunStarted",
     "ScenarioDone",
+    "SearchDone",
     "StatefulDone",
     "check_realtime",
     "run",
+    "run_scenario",
+    "run_search",
 ]
 
-Status = Literal["pass", "fail", "warn", "skip"]
-
-
-@attrs.frozen
-class Profile:
-    """How hard to look: Hypothesis examples and steps per example (0: no state machine).
-
-    ``realtime`` runs on the real clock with the adapter's own time source (``now=None``): the
-    production code path. It is small and bounded: the scenarios only, and it needs a
-    reservation timeout of at most `REALTIME_MAX_TIMEOUT` seconds.
-
-    ``crash`` runs the state machine on a queue that declares ``durable`` in a process of its
-    own, killed with SIGKILL between and inside operations (`mqspec.conformance.crash`); the
-    engine reopens the queue there by its URL. A queue that is not durable gets the ordinary
-    state machine instead.
-    """
-
-    name: str
-    examples: int
-    steps: int
-    realtime: bool = False
-    crash: bool = False
-
-
-PROFILES = {
-    "quick": Profile("quick", examples=60, steps=40),
-    "thorough": Profile("thorough", examples=400, steps=80),
-    "realtime": Profile("realtime", examples=0, steps=0, realtime=True),
-    "crash": Profile("crash", examples=25, steps=25, crash=True),
-}
-
-REALTIME_MAX_TIMEOUT = 5.0
 
 # Clauses no profile can exercise yet, and why. Reported as skip, never as pass.
 NOT_EXERCISED = {
-    "MQ-LOSS-2": "needs injected faults; no faults profile exists yet",
-    "MQ-LOSS-3": "needs injected faults; no faults profile exists yet",
+    "MQ-LOSS-2": "needs injected faults: run --profile faults",
+    "MQ-LOSS-3": "needs injected faults: run --profile faults",
     "MQ-DURABLE-1": "needs crash-and-restart runs: run --profile crash",
 }
 
@@ -92,95 +89,6 @@ NO_CRASH = {
     "MQ-DURABLE-1": "no crash happened in this run",
     "MQ-LOSS-2": "no crash landed inside an operation in this run",
 }
-
-
-@attrs.frozen
-class Divergence:
-    """A broken clause with the program that shows it."""
-
-    finding: Finding
-    source: str  # "scenario <name>", "stateful" or "crash"
-    transcript: Transcript | None
-
-    @property
-    def clause(self) -> Clause:
-        return self.finding.clause
-
-
-@attrs.frozen
-class ClauseResult:
-    """The verdict on one clause."""
-
-    clause: Clause
-    status: Status
-    reason: str = ""
-
-
-@attrs.frozen
-class RunResult:
-    """Everything a report needs about one run."""
-
-    url: str
-    capabilities: Capabilities | None
-    profile: str
-    seed: int
-    strict: bool
-    duration: float
-    clauses: tuple[ClauseResult, ...]
-    divergences: tuple[Divergence, ...]
-    warnings: tuple[Divergence, ...]
-    error: str = ""
-
-    @property
-    def verdict(self) -> Literal["conforms", "diverges", "error"]:
-        if self.error:
-            return "error"
-        return "diverges" if any(c.status == "fail" for c in self.clauses) else "conforms"
-
-
-@attrs.frozen
-class RunStarted:
-    url: str
-    capabilities: Capabilities
-    profile: Profile
-    seed: int
-
-
-@attrs.frozen
-class ScenarioDone:
-    scenario: Scenario
-    status: Status
-    reason: str = ""
-    divergence: Divergence | None = None
-    warnings: tuple[Finding, ...] = ()
-
-
-@attrs.frozen
-class StatefulDone:
-    examples: int
-    elapsed: float
-    divergence: Divergence | None
-    warnings: tuple[Finding, ...] = ()
-
-
-@attrs.frozen
-class CrashDone:
-    """The state machine with crashes has run: ``restarts`` kills, ``cuts`` inside operations."""
-
-    examples: int
-    elapsed: float
-    divergence: Divergence | None
-    warnings: tuple[Finding, ...] = ()
-    restarts: int = 0
-    cuts: int = 0
-
-
-@attrs.frozen
-class RunFinished:
-    result: RunResult
-
-
-Event = RunStarted | ScenarioDone | StatefulDone | CrashDone | RunFinished
 
 
 def run(
@@ -215,21 +123,18 @@ def run(
         check_realtime(caps)
     yield RunStarted(url, caps, chosen, seed)
     realtime = chosen.realtime or not caps.virtual_time
-    state = _Tally(strict, _unexercised(chosen, caps, realtime))
+    state = Tally(strict, _unexercised(chosen, caps, realtime))
     error = ""
     try:
         for item in SCENARIOS:
-            done = _run_scenario(adapter, item, url, strict, realtime=realtime)
+            done = run_scenario(adapter, item, url, strict, realtime=realtime)
             state.scenario(item, done)
             yield done
-        if not realtime and chosen.crash and caps.durable:
-            crashed = _run_crash(opened_url or url, chosen, strict, seed)
-            state.crash(crashed)
-            yield crashed
-        elif not realtime:
-            stateful = _run_stateful(adapter, chosen, url, strict, seed)
-            state.stateful(stateful)
-            yield stateful
+        for searched in run_search(
+            adapter, profile, url=url, opened_url=opened_url, strict=strict, seed=seed
+        ):
+            state.searched(searched)
+            yield searched
     except (DriverError, UsageError) as err:
         error = str(err)
     result = RunResult(
@@ -243,13 +148,59 @@ def run(
         divergences=tuple(state.divergences),
         warnings=tuple(state.warnings),
         error=error,
+        concurrency=state.concurrent,
+        faults=state.fault_stats,
+        crashes=state.crash_counts,
     )
     yield RunFinished(result)
+
+
+def run_search(
+    adapter: QueueAdapter,
+    profile: str,
+    *,
+    url: str,
+    opened_url: str | None = None,
+    strict: bool = False,
+    seed: int = 0,
+) -> Iterator[SearchDone]:
+    """The profile's search after the scenarios: the state machine, with faults or crashes,
+    or the concurrent clients; one event per phase (none in real time, scenarios only).
+
+    `run` calls it; so does the pytest plugin, one test per phase. Arguments as for `run`.
+
+    Raises:
+        DriverError: the backend could not be driven.
+        UsageError: an unknown profile, or a URL the phase cannot reopen.
+    """
+    chosen = PROFILES.get(profile)
+    if chosen is None:
+        raise UsageError(f"unknown profile {profile!r}; known: {', '.join(PROFILES)}")
+    caps = adapter.capabilities
+    realtime = chosen.realtime or not caps.virtual_time
+    target = opened_url or url
+    if chosen.concurrency:
+        yield _run_concurrency(adapter, chosen, target, seed)
+    elif realtime:
+        return
+    elif chosen.faults:
+        yield _run_faults(adapter, chosen, target, strict, seed)
+        if caps.durable and _scheme(target) not in SERVER_SCHEMES:
+            yield _run_crash(target, PROFILES["crash"], strict, seed)
+    elif chosen.crash and caps.durable:
+        yield _run_crash(target, chosen, strict, seed)
+    else:
+        yield _run_stateful(adapter, chosen, url, strict, seed)
 
 
 def _unexercised(profile: Profile, caps: Capabilities, realtime: bool) -> dict[str, str]:
     """Why each clause no scenario covers is left unexercised by this run."""
     reasons = dict(NOT_EXERCISED)
+    if profile.faults and realtime:
+        reasons["MQ-LOSS-2"] = reasons["MQ-LOSS-3"] = "fault runs need a queue on virtual time"
+    elif profile.faults:
+        reasons["MQ-LOSS-2"] = "no fault hit an operation in this run"
+        reasons["MQ-LOSS-3"] = "no fault stopped a push before the queue acted in this run"
     if profile.crash and not caps.durable:
         reasons["MQ-DURABLE-1"] = NOT_DURABLE
     elif profile.crash and realtime:
@@ -273,9 +224,10 @@ def check_realtime(caps: Capabilities) -> None:
         )
 
 
-def _run_scenario(
+def run_scenario(
     adapter: QueueAdapter, item: Scenario, url: str, strict: bool, *, realtime: bool = False
 ) -> ScenarioDone:
+    """Run one scenario on ``adapter``: pass, fail (with the divergence), warn or skip."""
     reason = item.skip_reason(adapter.capabilities)
     if reason:
         return ScenarioDone(item, "skip", reason)
@@ -299,8 +251,57 @@ def _run_stateful(
     adapter: QueueAdapter, profile: Profile, url: str, strict: bool, seed: int
 ) -> StatefulDone:
     machine = machine_for(adapter, strict=strict, url=url)
-    divergence, elapsed = _run_machine(machine, profile, seed, "stateful")
-    return StatefulDone(profile.examples, elapsed, divergence, tuple(machine.findings))
+    divergence, elapsed, found = _run_machine(machine, profile, seed, "stateful")
+    return StatefulDone(profile.examples, elapsed, divergence, tuple(machine.findings), found)
+
+
+def _scheme(url: str) -> str:
+    return url.partition(":")[0].lower()
+
+
+def _run_faults(
+    adapter: QueueAdapter, profile: Profile, opened_url: str, strict: bool, seed: int
+) -> FaultsDone:
+    """The state machine with injected faults, on ``adapter``'s own namespace."""
+    with FaultRig(adapter, opened_url, seed=seed) as rig:
+        machine = rig.machine(strict)
+        divergence, elapsed, found = _run_machine(machine, profile, seed, "faults")
+        stats = rig.stats
+    findings = tuple(machine.findings)
+    return FaultsDone(profile.examples, elapsed, divergence, findings, stats, found)
+
+
+def _run_concurrency(
+    adapter: QueueAdapter, profile: Profile, opened_url: str, seed: int
+) -> ConcurrencyDone:
+    """Clients at once on ``adapter``'s queue; the first violation becomes the divergence."""
+    factory = None
+    if _scheme(opened_url) in NAMESPACED:
+        # One connection per client, on the namespace the run already owns.
+        def factory() -> QueueAdapter:
+            return open_adapter(opened_url)
+
+    outcome = run_concurrency(adapter, factory=factory, seed=seed, profile=profile.concurrency)
+    divergence = None
+    if outcome.violations:
+        first = outcome.violations[0]
+        finding = Finding(
+            first.clause,
+            first.message,
+            expected=f"a history some order of the operations explains ({first.checker})",
+            observed="\n".join(
+                f"op #{i}: {op.describe()}"
+                for i, op in zip(first.indices, first.operations, strict=True)
+            ),
+        )
+        divergence = Divergence(
+            finding,
+            f"concurrency: {first.source}",
+            None,
+            history=outcome.history,
+            anomalies=outcome.anomalies,
+        )
+    return ConcurrencyDone(outcome, divergence)
 
 
 def _run_crash(url: str, profile: Profile, strict: bool, seed: int) -> CrashDone:
@@ -308,17 +309,20 @@ def _run_crash(url: str, profile: Profile, strict: bool, seed: int) -> CrashDone
     queue = CrashingQueue(url)
     try:
         machine = crash_machine_for(queue, strict=strict)
-        divergence, elapsed = _run_machine(machine, profile, seed, "crash")
+        divergence, elapsed, found = _run_machine(machine, profile, seed, "crash")
     finally:
         queue.close()
     findings = tuple(machine.findings)
-    return CrashDone(profile.examples, elapsed, divergence, findings, queue.restarts, queue.cuts)
+    return CrashDone(
+        profile.examples, elapsed, divergence, findings, queue.restarts, queue.cuts, found
+    )
 
 
 def _run_machine(
     machine: type[QueueMachine], profile: Profile, seed: int, source: str
-) -> tuple[Divergence | None, float]:
-    """Run ``machine`` under ``profile``; the minimal divergence (if any) and the time taken."""
+) -> tuple[Divergence | None, float, float | None]:
+    """Run ``machine`` under ``profile``: the minimal divergence (if any), the time taken, and
+    the seconds until the first failing case ended (before shrinking), if one did."""
     config = settings(
         max_examples=profile.examples,
         stateful_step_count=profile.steps,
@@ -327,13 +331,18 @@ def _run_machine(
         database=None,
         print_blob=False,
         report_multiple_bugs=False,
+        # Our own renderer prints the minimal program; Hypothesis's notes would only repeat it
+        # (and its slow-shrinking warning quotes its five-minute default, not our budget).
+        verbosity=Verbosity.quiet,
     )
     test = get_state_machine_test(machine, settings=config)
     hypothesis_seed(seed)(test)
+    machine.failed_at = []
     started = time.monotonic()
     divergence = None
     try:
-        test()
+        with _shrink_budget(profile.shrink_seconds):
+            test()
     except ContractViolation as violation:
         # Hypothesis re-raises the error of the shrunk (minimal) example last.
         divergence = _divergence(violation, source)
@@ -352,7 +361,29 @@ def _run_machine(
         raise DriverError(
             f"the adapter raised outside an operation: {type(err).__name__}: {err}"
         ) from err
-    return divergence, time.monotonic() - started
+    found = machine.failed_at[0] - started if machine.failed_at else None
+    return divergence, time.monotonic() - started, found
+
+
+@contextmanager
+def _shrink_budget(seconds: float) -> Iterator[None]:
+    """Cap the time Hypothesis spends shrinking one failure at ``seconds``.
+
+    A failing case of a slow backend (a process restarted per case, a server) can take many
+    minutes to shrink; past the budget Hypothesis stops and reports the smallest failing case it
+    has, which is still a real, replayable failure. Hypothesis has no public setting for this:
+    its engine reads the module constant ``MAX_SHRINKING_SECONDS`` when shrinking starts. If a
+    Hypothesis version drops it, the budget is simply not applied (its own default holds).
+    """
+    saved = getattr(conjecture_engine, "MAX_SHRINKING_SECONDS", None)
+    if saved is None:
+        yield
+        return
+    conjecture_engine.MAX_SHRINKING_SECONDS = seconds  # type: ignore[assignment]
+    try:
+        yield
+    finally:
+        conjecture_engine.MAX_SHRINKING_SECONDS = saved
 
 
 def _backend_failure(adapter: object) -> str | None:
@@ -362,82 +393,3 @@ def _backend_failure(adapter: object) -> str | None:
         if isinstance(failure, str) and failure:
             return failure
     return None
-
-
-class _Tally:
-    """Folds scenario and stateful outcomes into one status per clause."""
-
-    def __init__(self, strict: bool, unexercised: dict[str, str]) -> None:
-        self.strict = strict
-        self.unexercised = unexercised
-        self.status: dict[str, tuple[Status, str]] = {}
-        self.divergences: list[Divergence] = []
-        self.warnings: list[Divergence] = []
-
-    def _mark(self, clause_id: str, status: Status, reason: str) -> None:
-        rank = {"skip": 0, "pass": 1, "warn": 2, "fail": 3}
-        current = self.status.get(clause_id)
-        if current is None or rank[status] > rank[current[0]]:
-            self.status[clause_id] = (status, reason)
-
-    def scenario(self, item: Scenario, done: ScenarioDone) -> None:
-        if done.divergence is not None:
-            divergence = done.divergence
-            self._diverge(divergence)
-            self._mark(divergence.clause.id, "fail", divergence.finding.message)
-            if divergence.clause.id != item.clause.id:
-                # The scenario stopped on another clause before it finished: its own clause was
-                # not fully judged, so it must not read as a pass.
-                self._mark(
-                    item.clause.id,
-                    "skip",
-                    f"scenario {item.name} stopped early on {divergence.clause.id}",
-                )
-            return
-        if done.status == "warn":
-            for finding in done.warnings:
-                self._warn(Divergence(finding, f"scenario {item.name}", None))
-            self._mark(item.clause.id, "pass", f"scenario {item.name} ran")
-            return
-        self._mark(item.clause.id, done.status, done.reason or f"scenario {item.name} ran")
-
-    def stateful(self, done: StatefulDone) -> None:
-        if done.divergence is not None:
-            self._diverge(done.divergence)
-            self._mark(done.divergence.clause.id, "fail", done.divergence.finding.message)
-        for finding in done.warnings:
-            self._warn(Divergence(finding, "stateful", None))
-
-    def crash(self, done: CrashDone) -> None:
-        if done.divergence is not None:
-            self._diverge(done.divergence)
-            self._mark(done.divergence.clause.id, "fail", done.divergence.finding.message)
-        for finding in done.warnings:
-            self._warn(Divergence(finding, "crash", None))
-        # Exercised only if a crash happened (inside an operation, for MQ-LOSS-2).
-        if done.restarts:
-            self._mark("MQ-DURABLE-1", "pass", f"{done.restarts} crashes and restarts")
-        if done.cuts:
-            self._mark("MQ-LOSS-2", "pass", f"{done.cuts} operations cut by a crash")
-
-    def _diverge(self, divergence: Divergence) -> None:
-        # One divergence per clause: the first found, which for scenarios is the simplest.
-        if all(d.clause != divergence.clause for d in self.divergences):
-            self.divergences.append(divergence)
-
-    def _warn(self, divergence: Divergence) -> None:
-        if all(w.clause != divergence.clause for w in self.warnings):
-            self.warnings.append(divergence)
-        status: Status = "fail" if self.strict else "warn"
-        self._mark(divergence.clause.id, status, divergence.finding.message)
-
-    def results(self) -> tuple[ClauseResult, ...]:
-        out = []
-        for clause in CATALOGUE.values():
-            if clause.withdrawn:
-                continue
-            status, reason = self.status.get(
-                clause.id, ("skip", self.unexercised.get(clause.id, "no scenario exercised it"))
-            )
-            out.append(ClauseResult(clause, status, reason))
-        return tuple(out)

@@ -108,38 +108,12 @@ def fork(model: Model) -> Model:
 def state_key(model: Model, scale: _Scale | None = None) -> Any:
     """A hashable summary of the model's possible states: equal keys behave the same.
 
-    Without ``scale``: every job's `QueueState.fingerprint` (which names jobs by push number,
-    so the job's task object is added: one number may stand for different pushes in two
-    orders), and the clock. With ``scale``: each job's task, state, flags and token, listed in
-    (priority, push order) (only the order within a priority matters, MQ-ORDER-2), and only the
-    instants that can still make a difference (see `_Scale`); so orders that differ only in
-    where a commuting operation went, or in instants nothing will compare, share one key.
+    Without ``scale``: `Model.state_key` exact (every instant, and the clock). With ``scale``:
+    only the instants that can still make a difference (see `_Scale`); so orders that differ
+    only in where a commuting operation went, or in instants nothing will compare, share one
+    key.
     """
-    if scale is None:
-        keys = [
-            frozenset((job.fingerprint(), id(job.task)) for job in world.jobs.values())
-            for world in model._worlds
-        ]
-        return (model.now, keys[0] if len(keys) == 1 else frozenset(keys))
-    keys = [
-        tuple(
-            (
-                id(job.task),
-                job.state,
-                job.restored,
-                job.failed_push,
-                repr(job.token),
-                *scale.instants(job),
-            )
-            for job in sorted(world.jobs.values(), key=_place)
-        )
-        for world in model._worlds
-    ]
-    return keys[0] if len(keys) == 1 else frozenset(keys)
-
-
-def _place(job: Any) -> tuple[int, int]:
-    return job.priority, job.seq
+    return model.state_key(None if scale is None else scale.instants)
 
 
 class _Scale:
@@ -165,18 +139,21 @@ class _Scale:
             op.op == "push" and isinstance(op.task, dict) and op.task.get("delay", 0) for op in ops
         )
 
-    def instants(self, job: Any) -> tuple[Any, ...]:
+    def instants(
+        self, deadline: float, delayed: bool, lo: float, hi: float, ready_at: float
+    ) -> tuple[Any, ...]:
+        """The job's instants as far as they can matter (`mqspec.reference.model.Instants`)."""
         if self.separated:
             return ()
-        deadline = job.deadline
+        mark: Any = deadline
         if deadline != INF:
             before = bisect_left(self.ends, deadline)  # windows over before the deadline
             after = bisect_right(self.starts, deadline + self.slack)  # begun by its slack end
             if after - before <= 0:  # no window meets it: only its place among them matters
-                deadline = (before, after)
-        if job.delayed:
-            return deadline, job.lo, job.hi, job.ready_at
-        return (deadline, job.hi) if self.delays else (deadline,)
+                mark = (before, after)
+        if delayed:
+            return mark, lo, hi, ready_at
+        return (mark, hi) if self.delays else (mark,)
 
 
 def apply(model: Model, op: Operation, now: float) -> Verdict:

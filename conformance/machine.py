@@ -8,7 +8,8 @@ nothing was lost or delivered twice.
 
 from __future__ import annotations
 
-from typing import Any
+import time
+from typing import Any, ClassVar
 
 from hypothesis import strategies as st
 from hypothesis.stateful import (
@@ -38,6 +39,8 @@ class QueueMachine(RuleBasedStateMachine):
     strict: bool = False
     url: str = "memory://"
     findings: list[Any]  # SHOULD warnings of every case, shared across cases by machine_for
+    # When each failing case ended (time.monotonic()); the engine gives each run its own list.
+    failed_at: ClassVar[list[float]] = []
 
     pushed = Bundle("pushed")
     reserved = Bundle("reserved")
@@ -63,12 +66,16 @@ class QueueMachine(RuleBasedStateMachine):
 
     @rule(
         target=pushed,
-        count=st.integers(20, 150),
+        count=st.one_of(st.integers(1, 10), st.integers(11, 150)),
         priority_seed=st.integers(0, 2**16),
         delayed=st.booleans(),
     )
     def push_many(self, count: int, priority_seed: int, delayed: bool) -> Any:
-        """Up to 150 jobs at once, so deep queues and capacity limits are reached quickly."""
+        """Up to 150 jobs at once, so deep queues and capacity limits are reached quickly.
+
+        Half the draws are small (1-10) and the count shrinks towards 1: a failing case whose
+        depth does not matter shrinks to a few pushes, and each shrink attempt replays fewer.
+        """
         tasks = []
         for i in range(count):
             task: dict[str, Any] = {
@@ -142,9 +149,18 @@ class QueueMachine(RuleBasedStateMachine):
         when += data.draw(st.sampled_from(_EPSILONS), label="offset")
         self.session.advance_to(max(when, self.session.now))
 
-    @rule(factor=st.sampled_from([1, 2, 10]))
-    def advance_far(self, factor: int) -> None:
-        """Jump past whole reservation timeouts at once (several expire together)."""
+    @precondition(lambda self: bool(self.session.model.next_events()))
+    @rule(fraction=st.sampled_from([0.5, 0.9]))
+    def advance_partway(self, fraction: float) -> None:
+        """Stop part of the way to the next ready time or deadline: a job that shows up there
+        came early (a delay or a reservation shorter than declared)."""
+        now = self.session.now
+        self.session.advance_to(now + (self.session.model.next_events()[0] - now) * fraction)
+
+    @rule(factor=st.sampled_from([1, 2, 10, 0.5, 0.75]))
+    def advance_far(self, factor: float) -> None:
+        """Jump past whole reservation timeouts at once (several expire together), or into the
+        middle of one (a reservation shorter than declared shows there)."""
         self.session.advance(self.session.capabilities.reservation_timeout * factor)
 
     # ---------------------------------------------------------------- end of case
@@ -157,6 +173,8 @@ class QueueMachine(RuleBasedStateMachine):
                 self.session.drain()
         finally:
             self.findings.extend(self.session.warnings)
+            if self.session.violation is not None:
+                self.failed_at.append(time.monotonic())
 
 
 def machine_for(

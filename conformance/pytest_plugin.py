@@ -1,8 +1,8 @@
 """The ``mqspec`` pytest plugin: ``pytest --mq URL`` runs the conformance suite against URL.
 
 Options: ``--mq URL`` (``memory://``, ``sqlite:///path.db``, ``py:module:factory``),
-``--mq-profile quick|thorough|realtime|crash``, ``--mq-seed N``, ``--mq-strict`` (SHOULD
-findings fail too).
+``--mq-profile quick|thorough|realtime|crash|faults|concurrency``, ``--mq-seed N``,
+``--mq-strict`` (SHOULD findings fail too).
 With ``--mq`` the suite's test module is added to the collection: one test per scenario (named
 after its clause) and one for the state machine. A backend author can instead call
 `mqspec.conformance.check` from their own test. The only module of mqspec that imports pytest.

@@ -22,8 +22,17 @@ from urllib.parse import urlsplit
 
 import hypothesis
 
-from mqspec.conformance.engine import ClauseResult, Divergence, RunFinished, RunResult
+from mqspec.conformance.engine import (
+    ClauseResult,
+    ConcurrencySummary,
+    Divergence,
+    FaultStats,
+    RunFinished,
+    RunResult,
+)
+from mqspec.conformance.history import to_jsonl
 from mqspec.conformance.render import render_divergence
+from mqspec.conformance.timeline import render_html
 from mqspec.reference.errors import UsageError
 
 __all__ = [
@@ -120,16 +129,22 @@ def _numbered(result: RunResult) -> list[tuple[str, Divergence, int | None]]:
     for kind, items in (("divergence", result.divergences), ("warning", result.warnings)):
         for item in items:
             number = None
-            if item.transcript is not None:
+            if item.transcript is not None or item.history is not None:
                 n += 1
                 number = n
             out.append((kind, item, number))
     return out
 
 
-def _files(number: int | None) -> dict[str, str] | None:
+def _files(number: int | None, item: Divergence | None = None) -> dict[str, str] | None:
     if number is None:
         return None
+    if item is not None and item.history is not None:
+        # A concurrent divergence: the recorded history and a picture of it, not a program.
+        return {
+            "history": f"divergence-{number}.history.jsonl",
+            "timeline": f"divergence-{number}.timeline.html",
+        }
     return {"transcript": f"divergence-{number}.jsonl", "pytest": f"divergence-{number}_test.py"}
 
 
@@ -144,7 +159,7 @@ def _finding_json(item: Divergence, number: int | None) -> dict[str, Any]:
         "observed": finding.observed,
         "source": item.source,
         "program": [s.to_json() for s in item.transcript.steps] if item.transcript else [],
-        "files": _files(number),
+        "files": _files(number, item),
     }
 
 
@@ -179,6 +194,47 @@ def report_data(result: RunResult, *, started_at: datetime) -> dict[str, Any]:
         "clauses": [_clause_json(c) for c in result.clauses],
         "divergences": [_finding_json(d, n) for k, d, n in numbered if k == "divergence"],
         "warnings": [_finding_json(d, n) for k, d, n in numbered if k == "warning"],
+        "concurrency": _concurrency_json(result.concurrency),
+        "faults": _faults_json(result.faults, result.crashes),
+    }
+
+
+def _faults_json(
+    stats: FaultStats | None, crashes: tuple[int, int] | None
+) -> dict[str, Any] | None:
+    if stats is None and crashes is None:
+        return None
+    out: dict[str, Any] = {"crashes": None}
+    if crashes is not None:
+        out["crashes"] = {"restarts": crashes[0], "operations_cut": crashes[1]}
+    if stats is not None:
+        out.update(
+            injected=dict(stats.injected),
+            fired=dict(stats.fired),
+            cases=stats.cases,
+            operations=stats.operations,
+            errored=stats.errored,
+            unknown=stats.unknown,
+            refused=stats.refused,
+            lost=stats.lost,
+            duplicated=stats.duplicated,
+            unexpected=stats.unexpected,
+            by_clause={k: dict(v) for k, v in stats.by_clause.items()},
+        )
+    return out
+
+
+def _concurrency_json(summary: ConcurrencySummary | None) -> dict[str, Any] | None:
+    if summary is None:
+        return None
+    return {
+        "histories": summary.histories,
+        "operations": summary.operations,
+        "programs": summary.programs,
+        "clients": summary.clients,
+        "unknown": [{"reason": reason, "count": count} for reason, count in summary.unknown],
+        "elapsed_s": round(summary.elapsed, 3),
+        "minimal_program": summary.minimal_program or None,
     }
 
 
@@ -232,14 +288,69 @@ def render_markdown(
             )
     else:
         lines.append("No clause was judged: the run could not start.")
+    lines += _concurrency_markdown(result.concurrency)
+    lines += _faults_markdown(result.faults, result.crashes)
     for kind, item, number in _numbered(result):
         lines += ["", f"## {kind.capitalize()}: {item.clause.id}", ""]
         lines += ["```text", render_divergence(item), "```"]
-        files = _files(number)
-        if files:
+        files = _files(number, item)
+        if files and "timeline" in files:
+            lines += [
+                "",
+                f"Timeline of the clients' operations: `{files['timeline']}`; "
+                f"the recorded history: `{files['history']}`",
+            ]
+        elif files:
             command = _replay_command(directory / files["transcript"], result.strict, replay_url)
             lines += ["", f"Replay: `{command}`", "", f"Standalone pytest: `{files['pytest']}`"]
     return "\n".join(lines) + "\n"
+
+
+def _faults_markdown(stats: FaultStats | None, crashes: tuple[int, int] | None) -> list[str]:
+    if stats is None and crashes is None:
+        return []
+    lines = ["", "## Faults", ""]
+    if stats is not None:
+        kinds = ", ".join(
+            f"{kind} {stats.fired.get(kind, 0)} of {n}"
+            for kind, n in sorted(stats.injected.items())
+        )
+        lines += [
+            f"Faults that hit an operation, of those armed, by kind: {kinds or 'none'}.",
+            "",
+            "| cases | operations | answered an error | unknown outcome | pushes stopped |"
+            " lost | duplicated | unexpected |",
+            "|---|---|---|---|---|---|---|---|",
+            f"| {stats.cases} | {stats.operations} | {stats.errored} | {stats.unknown} "
+            f"| {stats.refused} | {stats.lost} | {stats.duplicated} | {stats.unexpected} |",
+        ]
+        for clause_id, counts in sorted(stats.by_clause.items()):
+            shown = ", ".join(f"{k} {v}" for k, v in sorted(counts.items()) if v)
+            lines.append(f"\nIn cases that failed on {clause_id}: {shown or 'no anomaly'}.")
+    if crashes is not None:
+        lines.append(
+            f"\nCrashes (SIGKILL of the process holding the queue): {crashes[0]} restarts, "
+            f"{crashes[1]} of them inside an operation."
+        )
+    return lines
+
+
+def _concurrency_markdown(summary: ConcurrencySummary | None) -> list[str]:
+    if summary is None:
+        return []
+    lines = ["", "## Concurrency", ""]
+    lines.append(
+        f"{summary.histories} histories ({summary.operations} operations, up to "
+        f"{summary.clients} clients at once, {summary.programs} parallel programs) checked in "
+        f"{summary.elapsed:.1f}s."
+    )
+    if summary.unknown:
+        lines += ["", "Undecided by the exact checker (neither a pass nor a failure):", ""]
+        lines += [f"- {count} x {_cell(reason)}" for reason, count in summary.unknown]
+    if summary.minimal_program:
+        lines += ["", "Minimal failing parallel program:", "", "```text"]
+        lines += [summary.minimal_program, "```"]
+    return lines
 
 
 # ------------------------------------------------------------------------------ junit.xml
@@ -381,7 +492,13 @@ class ReportWriter:
             "junit.xml": render_junit(result, started_at=self.started_at),
         }
         for _, item, number in _numbered(result):
-            names = _files(number)
+            names = _files(number, item)
+            if names is not None and item.history is not None:
+                files[names["history"]] = to_jsonl(item.history)
+                files[names["timeline"]] = render_html(
+                    item.history, item.anomalies, title=f"{item.clause.id}: {result.url}"
+                )
+                continue
             if names is None or item.transcript is None:
                 continue
             files[names["transcript"]] = item.transcript.to_jsonl()

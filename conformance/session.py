@@ -9,11 +9,16 @@ machine, the scenarios, replay, a user's own test) goes through this one class.
 Crashes (MQ-DURABLE-1): `Session.restart` kills the process holding a durable queue between two
 operations; an adapter that was killed *inside* an operation raises `OperationCut` once it is
 back, and that operation is judged as unknown (MQ-LOSS-2) before the model restarts too.
+
+Faults (MQ-LOSS-2, MQ-LOSS-3): ``fault_outcome``, when set, is asked after an operation raised
+whether a fault hit that operation; if so its error is no trustworthy answer and is judged as
+the `Unknown` the hook returns (with ``reported_failure`` when the fault stopped the request
+before the queue acted, MQ-LOSS-3). An error with no fault active stays `Failed`.
 """
 
 from __future__ import annotations
 
-import copy
+from collections.abc import Callable
 from typing import Any
 
 import attrs
@@ -23,6 +28,7 @@ from mqspec.conformance.clock import RealClock, VirtualClock
 from mqspec.conformance.transcript import Step, Transcript
 from mqspec.reference.clauses import clause
 from mqspec.reference.errors import ContractViolation, DriverError, MqspecError, UsageError
+from mqspec.reference.jsonvalue import copy_json
 from mqspec.reference.model import Model
 from mqspec.reference.types import Failed, Finding, Ok, Outcome, Unknown, Verdict
 
@@ -31,23 +37,26 @@ __all__ = ["OperationCut", "Session"]
 LOSS_DRAIN = clause("MQ-LOSS-1")
 
 
-def _copy_json(value: Any) -> Any:
-    """A deep copy of a JSON value, so neither side can mutate what the other holds.
+_SCRIBBLE = "__mqspec_scribble__"
 
-    Only dicts and lists are mutable in JSON; everything else is shared. (A plain recursive
-    copy: several times faster than a JSON round trip or `copy.deepcopy` for tasks.)
+
+def _scribble(value: Any) -> None:
+    """Change every dict and list inside ``value`` in place, once the adapter has answered.
+
+    A caller owns the task it pushed and the task Reserve returned, and may reuse or change
+    them. An in-process queue that kept a reference instead of a copy would see the change in
+    its stored job, and hand it out later with the mark in it (MQ-TASK-2). So the harness
+    changes both, as a careless caller would, and the model flags the aliasing.
     """
     kind = type(value)
     if kind is dict:
-        return {key: _copy_json(item) for key, item in value.items()}
-    if kind is list:
-        return [_copy_json(item) for item in value]
-    if kind in _IMMUTABLE:
-        return value
-    return copy.deepcopy(value)
-
-
-_IMMUTABLE = frozenset({str, int, float, bool, type(None)})
+        for item in list(value.values()):
+            _scribble(item)
+        value[_SCRIBBLE] = True
+    elif kind is list:
+        for item in list(value):
+            _scribble(item)
+        value.append(_SCRIBBLE)
 
 
 class Session:
@@ -63,6 +72,9 @@ class Session:
         margin: real time only: the most one operation may take. The model widens every
             slack window by it, and the session never starts an operation within ``margin``
             before a ready time or deadline, so the answer cannot straddle the boundary.
+        fault_outcome: asked after an operation raised: the `Unknown` to judge it as when an
+            injected fault hit it, else None (the faults profile,
+            `mqspec.conformance.faults`); also settable as an attribute.
     """
 
     def __init__(
@@ -74,6 +86,7 @@ class Session:
         url: str = "memory://",
         realtime: bool = False,
         margin: float = 0.25,
+        fault_outcome: Callable[[], Unknown | None] | None = None,
     ) -> None:
         self.adapter = adapter
         self.capabilities = adapter.capabilities
@@ -93,6 +106,7 @@ class Session:
         # The first finding raised, if any: a case that already failed is not drained.
         self.violation: ContractViolation | None = None
         self._cut = False  # the operation in flight was cut by a crash (OperationCut)
+        self.fault_outcome = fault_outcome
         try:
             adapter.reset(self._adapter_now())
         except Exception as err:
@@ -127,10 +141,14 @@ class Session:
 
     def push(self, task: Any) -> Outcome:
         """Push ``task`` and judge the answer. Returns the outcome."""
-        mine = _copy_json(task)
-        at, outcome = self._timed("push", lambda now: self.adapter.push(_copy_json(task), now))
+        mine = copy_json(task)
+        sent = copy_json(task)
+        at, outcome = self._timed("push", lambda now: self.adapter.push(sent, now))
         if isinstance(outcome, Ok):
-            outcome = Ok(_copy_json(outcome.value))
+            returned = outcome.value
+            outcome = Ok(copy_json(returned))
+            _scribble(returned)
+        _scribble(sent)
         self._judge(Step(at, "push", mine, outcome), self.model.push(mine, at, outcome))
         self._after_cut()
         return outcome
@@ -139,7 +157,9 @@ class Session:
         """Reserve and judge the answer; ``final`` marks the drain (MQ-LOSS-1)."""
         at, outcome = self._timed("reserve", self.adapter.reserve)
         if isinstance(outcome, Ok) and outcome.value is not None:
-            outcome = Ok(_copy_json(outcome.value))
+            returned = outcome.value
+            outcome = Ok(copy_json(returned))
+            _scribble(returned)
         step = Step(at, "drain" if final else "reserve", None, outcome)
         self._judge(step, self.model.reserve(at, outcome, final=final))
         self._after_cut()
@@ -147,8 +167,8 @@ class Session:
 
     def delete(self, task: Task) -> Outcome:
         """Delete ``task`` (as Reserve returned it, token included) and judge the answer."""
-        mine = _copy_json(task)
-        at, outcome = self._timed("delete", lambda now: self.adapter.delete(_copy_json(task), now))
+        mine = copy_json(task)
+        at, outcome = self._timed("delete", lambda now: self.adapter.delete(copy_json(task), now))
         if isinstance(outcome, Ok):
             outcome = Ok(None)
         self._judge(Step(at, "delete", mine, outcome), self.model.delete(mine, at, outcome))
@@ -264,7 +284,12 @@ class Session:
         except MqspecError:
             raise  # the adapter could not be driven at all (DriverError): not an answer
         except Exception as err:  # the backend's error answer, judged by the contract
-            return Failed(f"{type(err).__name__}: {err}")
+            message = f"{type(err).__name__}: {err}"
+            cut = self.fault_outcome() if self.fault_outcome is not None else None
+            if cut is not None:
+                # An error during a fault: it may or may not have taken effect (MQ-LOSS-2).
+                return attrs.evolve(cut, reason=f"{cut.reason}: {message}")
+            return Failed(message)
 
     def _after_cut(self) -> None:
         """After judging an operation cut by a crash: the queue restarted, so the model too."""

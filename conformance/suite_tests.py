@@ -1,9 +1,11 @@
 """The conformance suite as pytest tests; collected by ``pytest --mq URL`` (see the plugin).
 
-One test per scenario, named after its clause, and one for the state machine (under
-``--mq-profile crash``, for a queue that declares durable, the machine that kills the queue's
-process: `mqspec.conformance.crash`). Each opens the backend through the URL registry. SHOULD
-findings become pytest warnings unless --mq-strict.
+One test per scenario, named after its clause, and one for the profile's search after them
+(`mqspec.conformance.engine.run_search`): the state machine; under ``--mq-profile faults`` the
+machine with injected faults (then crashes, for a durable queue that is not a server); under
+``crash`` the machine that kills the queue's process; under ``concurrency`` several clients at
+once. Each opens the backend through the URL registry. SHOULD findings become pytest warnings
+unless --mq-strict.
 """
 
 from __future__ import annotations
@@ -15,13 +17,7 @@ import pytest
 
 from mqspec.adapters.base import QueueAdapter
 from mqspec.adapters.registry import open_isolated_url
-from mqspec.conformance.engine import (
-    PROFILES,
-    _run_crash,
-    _run_scenario,
-    _run_stateful,
-    check_realtime,
-)
+from mqspec.conformance.engine import PROFILES, check_realtime, run_scenario, run_search
 from mqspec.conformance.render import render_divergence
 from mqspec.conformance.scenarios import SCENARIOS, Scenario
 from mqspec.reference.errors import DriverError
@@ -54,7 +50,7 @@ def test_scenario(
     realtime = PROFILES[request.config.getoption("--mq-profile")].realtime
     if realtime or not adapter.capabilities.virtual_time:
         check_realtime(adapter.capabilities)
-    done = _run_scenario(adapter, item, url, strict, realtime=realtime)
+    done = run_scenario(adapter, item, url, strict, realtime=realtime)
     if done.status == "skip":
         pytest.skip(f"{item.clause.id}: {done.reason}")
     if done.divergence is not None:
@@ -63,19 +59,22 @@ def test_scenario(
 
 
 def test_state_machine(mq: tuple[QueueAdapter, str, str], request: pytest.FixtureRequest) -> None:
+    """The profile's search: every divergence it finds fails this test, with its clause."""
     adapter, url, opened = mq
-    profile = PROFILES[request.config.getoption("--mq-profile")]
-    if profile.realtime:
+    profile = request.config.getoption("--mq-profile")
+    if PROFILES[profile].realtime:
         pytest.skip("the realtime profile runs the scenarios only")
     strict = request.config.getoption("--mq-strict")
     seed = request.config.getoption("--mq-seed")
+    failures = []
     try:
-        if profile.crash and adapter.capabilities.durable:
-            done = _run_crash(opened, profile, strict, seed)
-        else:
-            done = _run_stateful(adapter, profile, url, strict, seed)
+        for done in run_search(
+            adapter, profile, url=url, opened_url=opened, strict=strict, seed=seed
+        ):
+            if done.divergence is not None:
+                failures.append(render_divergence(done.divergence))
+            _warn(getattr(done, "warnings", ()))
     except DriverError as err:
         pytest.fail(f"could not drive {url}: {err}", pytrace=False)
-    if done.divergence is not None:
-        pytest.fail(render_divergence(done.divergence), pytrace=False)
-    _warn(done.warnings)
+    if failures:
+        pytest.fail("\n\n".join(failures), pytrace=False)

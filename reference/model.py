@@ -11,13 +11,20 @@ and reports ``inconclusive`` rather than risk a false failure.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Hashable
 from typing import Any
 
 from mqspec.reference.errors import UsageError
 from mqspec.reference.machine import QueueState, Step
 from mqspec.reference.types import Capabilities, Finding, Outcome, Verdict
 
-__all__ = ["Model"]
+__all__ = ["Instants", "Model"]
+
+Instants = Callable[[float, bool, float, float, float], tuple[Hashable, ...]]
+"""Summarises a job's instants for `Model.state_key`: called with (deadline, delayed, lo, hi,
+ready_at) — the reservation deadline (inf when none is pending), whether the job was pushed
+with a delay, its enqueue interval [lo, hi], and when its delay ends — it returns the part of
+them that can still make a difference to the caller."""
 
 # Verdicts are frozen values, so the two commonest ones are shared.
 _ALLOWED = Verdict()
@@ -184,6 +191,48 @@ class Model:
 
     # ---------------------------------------------------------------- reading
 
+    def state_key(self, instants: Instants | None = None) -> Hashable:
+        """A hashable summary of the possible states: two models with equal keys behave the same.
+
+        For searches that memoise (the linearizability checker skips a node whose set of
+        placed operations already reached an equal key). Jobs are named by the identity of the
+        task object their Push was given (the model keeps that object), so keys compare only
+        between models fed the same task objects, and only while those objects live.
+
+        Args:
+            instants: None for the exact key: every job with all its instants, and the clock.
+                Otherwise the clock is left out and each job's instants are replaced by what
+                ``instants(deadline, delayed, lo, hi, ready_at)`` returns; jobs are listed in
+                their place in line ((priority, push order): only the order within a priority
+                matters, MQ-ORDER-2), so pushes that commuted share one key. The caller
+                decides which instants can no longer change a verdict, and answers for it.
+
+        Returns:
+            A hashable value; equal values mean equal sets of possible states (up to what
+            ``instants`` chose to forget).
+        """
+        if instants is None:
+            keys: list[Any] = [
+                frozenset((job.fingerprint(), id(job.task)) for job in world.jobs.values())
+                for world in self._worlds
+            ]
+            return (self.now, keys[0] if len(keys) == 1 else frozenset(keys))
+        keys = [
+            tuple(
+                (
+                    id(job.task),
+                    job.state,
+                    job.restored,
+                    job.failed_push,
+                    repr(job.token),
+                    *instants(job.deadline, job.delayed, job.lo, job.hi, job.ready_at),
+                )
+                for job in sorted(world.jobs.values(), key=_place)
+            )
+            for world in self._worlds
+        ]
+        return keys[0] if len(keys) == 1 else frozenset(keys)
+
     @property
     def worlds(self) -> int:
         """How many possible states explain the observations so far."""
@@ -214,3 +263,7 @@ class Model:
         """The earliest time by which every ready time and deadline plus slack has passed."""
         events = self.next_events()
         return max(events[-1], self.now) if events else self.now
+
+
+def _place(job: Any) -> tuple[int, int]:
+    return job.priority, job.seq

@@ -18,7 +18,7 @@ import pytest
 from mqspec.adapters.mariadb import MariaDBQueue, _check_version, from_url
 from mqspec.reference import DriverError, UsageError
 
-from .servers import MARIADB_URL, ServerQueueTests, fresh_name, job, require
+from .servers import MARIADB_URL, ServerQueueTests, T, fresh_name, ids, job, require
 
 pymysql = pytest.importorskip("pymysql", reason="install the driver: pip install -e '.[mariadb]'")
 
@@ -94,13 +94,13 @@ class TestMariaDB(ServerQueueTests):
         return snapshot, remove
 
     def leftovers(self, queue_name: str) -> list[str]:
-        table = f"mqspec_q_{queue_name.lower()}"
+        tables = (f"mqspec_q_{queue_name.lower()}", f"mqspec_clock_{queue_name.lower()}")
         rows = query(
             "SELECT table_name FROM information_schema.tables"
-            " WHERE table_schema = DATABASE() AND table_name = %s",
-            (table,),
+            " WHERE table_schema = DATABASE() AND table_name IN (%s, %s)",
+            tables,
         )
-        return [r[0] for r in rows]
+        return sorted(r[0] for r in rows)
 
     # -- MariaDB-specific ----------------------------------------------------------------------
 
@@ -117,10 +117,100 @@ class TestMariaDB(ServerQueueTests):
         for i in range(300):
             q.push(job(f"j{i}", i % 3), 0)
         (row,) = query(
-            f"EXPLAIN SELECT seq FROM {q.table} FORCE INDEX ({q.table}_order)"
-            " WHERE visible_at <= 5 ORDER BY band, ready_at, seq LIMIT 1 FOR UPDATE SKIP LOCKED"
-        )
+            f"EXPLAIN SELECT seq, task FROM {q.table} FORCE INDEX ({q.table}_order)"
+            f" WHERE visible_at <= {q._now_sql} ORDER BY band, ready_at, seq LIMIT 1 FOR UPDATE"
+        )[0:1]
         assert row[5] == f"{q.table}_order" and "filesort" not in (row[9] or "")
+
+    # -- the clock: decisions never go back in time (see mqspec.adapters.mariadb) ----------------
+
+    def clock(self, queue: MariaDBQueue) -> float:
+        (row,) = query(f"SELECT now FROM {queue.clock_table} WHERE id = 0")
+        return float(row[0])
+
+    def test_clock_table_is_created_with_one_row(self, q: MariaDBQueue) -> None:
+        assert q.clock_table == f"mqspec_clock_{q.queue.lower()}"
+        assert sorted(self.leftovers(q.queue)) == sorted([q.table, q.clock_table])
+        assert len(query(f"SELECT * FROM {q.clock_table}")) == 1
+        (engine,) = query(
+            "SELECT engine FROM information_schema.tables"
+            " WHERE table_schema = DATABASE() AND table_name = %s",
+            (q.clock_table,),
+        )[0]
+        assert engine == "InnoDB"
+
+    def test_older_now_decides_at_the_latest_committed_time(self, q: MariaDBQueue) -> None:
+        q.push(job("late", delay=3), 10)  # ready at 13
+        q.push(job("now"), 10)  # ready at 10
+        assert self.clock(q) == 10
+        got = q.reserve(5)  # arrives after the push at 10: decides at 10, not 5
+        assert got is not None and got["id"] == "now"
+        assert q.reserve(12) is None  # "late" is not ready before 13
+        assert q.reserve(13)["id"] == "late"  # type: ignore[index]
+        q.delete(got, 2)  # decided at 13: the lease taken at 10 runs to 10 + T
+        assert q.reserve(1) is None
+        assert self.clock(q) == 13
+
+    def test_older_now_push_is_queued_at_the_latest_time(self, q: MariaDBQueue) -> None:
+        assert q.reserve(20) is None  # even an empty Reserve raises the mark
+        q.push(job("a", delay=1), 4)  # decided at 20: ready at 21, not 5
+        assert q.reserve(20) is None
+        assert ids(q, 21, 2) == ["a", None]
+
+    def test_lease_deadline_counts_from_the_decision_time(self, q: MariaDBQueue) -> None:
+        q.push(job("a"), 100)
+        a = q.reserve(0)  # decided at 100: leased until 100 + T
+        assert a is not None
+        assert q.reserve(99 + T) is None
+        q.delete(a, 99 + T)
+        assert ids(q, 200 + T, 1) == [None]
+
+    def test_reset_restores_the_clock_to_the_case_start(self, q: MariaDBQueue) -> None:
+        q.push(job("a"), 50)
+        q.reset(0)
+        assert self.clock(q) == 0 and q.reserve(0) is None
+        q.push(job("b", delay=5), 1)  # the old mark (50) is forgotten: ready at 6
+        assert q.reserve(5) is None
+        assert q.reserve(6)["id"] == "b"  # type: ignore[index]
+        q.reset(None)
+        assert self.clock(q) < -1e299
+        q.push(job("c"), None)
+        assert q.reserve(None)["id"] == "c"  # type: ignore[index]
+
+    def test_real_time_never_goes_below_the_mark(self, q: MariaDBQueue) -> None:
+        q.reset(None)
+        q.push(job("a"), None)
+        server = self.clock(q)
+        assert abs(server - time.time()) < 600  # the server's clock, as epoch seconds
+        query(f"UPDATE {q.clock_table} SET now = %s", (server + 1000,))  # a clock stepped back
+        q.push(job("b", delay=1), None)  # decided at server + 1000: ready at server + 1001
+        assert q.reserve(None)["id"] == "a"  # type: ignore[index]
+        assert q.reserve(None) is None
+        assert self.clock(q) == server + 1000
+
+    def test_drop_removes_the_clock_table(self, make: Any) -> None:
+        queue = make()
+        assert self.leftovers(queue.queue) != []
+        queue.close()
+        queue.drop()
+        assert self.leftovers(queue.queue) == []
+
+    def test_clock_is_not_another_queues_table(self, make: Any) -> None:
+        a = make()
+        b = make(queue=f"{a.queue}_clock")  # its table would be mqspec_q_<a>_clock
+        a.push(job("a"), 0)
+        b.push(job("b"), 0)
+        assert (a.reserve(0)["id"], b.reserve(0)["id"]) == ("a", "b")  # type: ignore[index]
+        assert len({a.table, a.clock_table, b.table, b.clock_table}) == 4
+
+    def test_clock_survives_another_instance_opening(self, q: MariaDBQueue) -> None:
+        q.push(job("a"), 30)
+        other = MariaDBQueue(q._connect_args, queue=q.queue, timeout=T)
+        try:
+            assert self.clock(q) == 30  # opening keeps the existing mark
+            assert other.reserve(1)["id"] == "a"  # type: ignore[index]
+        finally:
+            other.close()
 
     @pytest.mark.parametrize(
         ("version", "ok"),

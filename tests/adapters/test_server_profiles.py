@@ -1,5 +1,7 @@
 """Every server adapter passes the full profiles, not just the shrunk one: quick, thorough
-(virtual time) and realtime (the production path: the server's own clock, a 1 s timeout).
+(virtual time), realtime (the production path: the server's own clock, a 1 s timeout), faults
+(resets, stalls and lost answers through a TCP proxy, with nothing lost: MQ-LOSS-1, MQ-LOSS-2)
+and concurrency (one connection per client, histories checked for linearizability).
 
 Slow by design (about two minutes per server in the thorough profile); run in CI, where the
 servers must be up. Each run works in its own namespace and drops it afterwards.
@@ -9,7 +11,7 @@ from __future__ import annotations
 
 import pytest
 
-from mqspec.adapters.registry import open_isolated
+from mqspec.adapters.registry import open_isolated_url
 from mqspec.conformance.engine import RunFinished, run
 from mqspec.conformance.render import render_failure
 
@@ -20,15 +22,23 @@ pytestmark = pytest.mark.server
 SERVERS = [("Redis", REDIS_URL), ("PostgreSQL", POSTGRESQL_URL), ("MariaDB", MARIADB_URL)]
 
 
-@pytest.mark.parametrize("profile", ["quick", "thorough", "realtime"])
+@pytest.mark.parametrize("profile", ["quick", "thorough", "realtime", "faults", "concurrency"])
 @pytest.mark.parametrize(("engine_name", "url"), SERVERS, ids=[s[0] for s in SERVERS])
 def test_server_conforms_in_profile(engine_name: str, url: str, profile: str) -> None:
     require(engine_name, url)
     target = with_options(url, timeout=1) if profile == "realtime" else url
-    adapter, cleanup = open_isolated(target)
+    adapter, opened, cleanup = open_isolated_url(target)
     try:
-        *_, last = run(adapter, url=target, profile=profile)
+        *_, last = run(adapter, url=target, opened_url=opened, profile=profile)
     finally:
         cleanup()
     assert isinstance(last, RunFinished)
-    assert last.result.verdict == "conforms", render_failure(last.result)
+    result = last.result
+    assert result.verdict == "conforms", render_failure(result)
+    if profile == "faults":  # faults really hit operations, and nothing was lost
+        assert result.faults is not None and result.faults.unknown > 0
+        assert (result.faults.lost, result.faults.duplicated, result.faults.unexpected) == (0, 0, 0)
+        statuses = {c.clause.id: c.status for c in result.clauses}
+        assert statuses["MQ-LOSS-2"] == statuses["MQ-LOSS-3"] == "pass"
+    if profile == "concurrency":
+        assert result.concurrency is not None and result.concurrency.histories > 0

@@ -2,7 +2,8 @@
 
 `MemoryQueue` is correct under concurrency (one lock around every operation): its histories
 must show no anomaly and linearize. Three broken variants, each a realistic race written as a
-`MemoryQueue` subclass here, must be caught by the fast checker with the clause they break:
+`MemoryQueue` subclass in `mqspec.adapters.race_mutants`, must be caught by the fast checker
+with the clause they break (their catalogue, `RACE_MUTANTS`, says which recording catches them):
 
 * `PeekThenTake`: check-then-act reserve (peek under the lock, yield, take under the lock):
   two consumers get one job (MQ-RESERVE-3).
@@ -18,16 +19,19 @@ Races need the threads to interleave: a fixture shortens the interpreter's switc
 
 from __future__ import annotations
 
-import heapq
 import sys
 import threading
-import time
-import uuid
 from typing import ClassVar
 
 import pytest
 
 from mqspec.adapters.memory import MemoryQueue
+from mqspec.adapters.race_mutants import (
+    RACE_MUTANTS,
+    DeleteRacesRestore,
+    NonAtomicReserve,
+    PeekThenTake,
+)
 from mqspec.conformance import linearize
 from mqspec.conformance.concurrent import record
 from mqspec.conformance.fastcheck import find_anomalies
@@ -46,82 +50,6 @@ def interleave():
     sys.setswitchinterval(1e-5)
     yield
     sys.setswitchinterval(saved)
-
-
-# ---------------------------------------------------------------- broken variants
-
-
-class PeekThenTake(MemoryQueue):
-    """Reserve looks at the head under the lock, lets go, then takes it without looking again."""
-
-    def reserve(self, now):
-        with self._lock:
-            t = self._clock(now)
-            self._advance(t)
-            while self._visible and (
-                self._visible[0][1] != self._visible[0][2].gen or not self._visible[0][2].live
-            ):
-                heapq.heappop(self._visible)
-            if not self._visible:
-                return None
-            job = self._visible[0][2]
-        time.sleep(0)  # the gap between check and act
-        with self._lock:
-            job.gen += 1  # the stale heap entry is skipped later; nobody re-checks
-            job.token = uuid.uuid4().hex
-            job.deadline = t + self._timeout
-            heapq.heappush(self._hidden, (job.deadline, job.seq, job.gen, job))
-            return dict(job.task)
-
-
-class DeleteRacesRestore(MemoryQueue):
-    """Delete checks the reservation, lets go, then removes the job it found."""
-
-    def delete(self, task, now):
-        ident = task["id"]
-        with self._lock:
-            t = self._clock(now)
-            self._advance(t)
-            jobs = self._index.get(ident)
-            if not jobs:
-                return
-            found = next((j for j in jobs.values() if j.token is not None), None)
-            if found is None:
-                raise LookupError(f"cannot delete job {ident!r}: not reserved")
-        time.sleep(0)  # the reservation may expire and the job be restored meanwhile
-        with self._lock:
-            self._index.get(ident, {}).pop(found.seq, None)
-            if not self._index.get(ident):
-                self._index.pop(ident, None)
-            self._live -= 1
-            if found.token is not None:  # bug: assumes nothing restored it since the check
-                found.live = False
-                found.gen += 1
-
-
-class NonAtomicReserve(MemoryQueue):
-    """Reserve pops the job, then records the reservation by a read-copy-write of the table."""
-
-    def reserve(self, now):
-        with self._lock:
-            t = self._clock(now)
-            self._advance(t)
-            job = None
-            while self._visible:
-                _, gen, candidate = heapq.heappop(self._visible)
-                if gen == candidate.gen and candidate.live:
-                    job = candidate
-                    break
-            if job is None:
-                return None
-            job.gen += 1
-            job.token = uuid.uuid4().hex
-            job.deadline = t + self._timeout
-        table = list(self._hidden)  # read
-        time.sleep(0)
-        heapq.heappush(table, (job.deadline, job.seq, job.gen, job))
-        self._hidden = table  # write back: a reservation recorded meanwhile is lost
-        return dict(job.task)
 
 
 def caught(make, clause, attempts=6, **options):
@@ -319,7 +247,13 @@ def test_a_factory_that_fails_is_a_driver_error():
 # ---------------------------------------------------------------- broken variants caught
 
 
-def test_check_then_act_reserve_delivers_one_job_twice():
+@pytest.mark.parametrize("mutant", RACE_MUTANTS, ids=lambda m: m.name)
+def test_every_race_mutant_is_caught_on_its_clause(mutant):
+    """The catalogue's own recording options catch each mutant on its clause."""
+    caught(mutant.factory, mutant.clauses[0], attempts=10, **mutant.record_options)
+
+
+def test_check_then_act_reserve_delivers_one_job_twice_MQ_RESERVE_3():
     history, anomaly = caught(
         lambda: PeekThenTake(timeout=LONG),
         "MQ-RESERVE-3",
@@ -334,7 +268,7 @@ def test_check_then_act_reserve_delivers_one_job_twice():
     assert isinstance(linearize.check(history, budget=1), (NotLinearizable, Unknown))
 
 
-def test_delete_racing_restore_brings_a_deleted_job_back():
+def test_delete_racing_restore_brings_a_deleted_job_back_MQ_RESERVE_2():
     history, anomaly = caught(
         lambda: DeleteRacesRestore(timeout=0.001),
         "MQ-RESERVE-2",
@@ -349,7 +283,7 @@ def test_delete_racing_restore_brings_a_deleted_job_back():
     assert kinds == ["push", "delete", "reserve"] or sorted(kinds) == ["delete", "push", "reserve"]
 
 
-def test_non_atomic_reserve_loses_jobs():
+def test_non_atomic_reserve_loses_jobs_MQ_LOSS_1():
     history, anomaly = caught(
         lambda: NonAtomicReserve(timeout=LONG),
         "MQ-LOSS-1",

@@ -248,7 +248,9 @@ def test_restore_to_tail_fails_when_strict_MQ_RESTORE_3():
 
 def test_unknown_profile_is_a_usage_error():
     with pytest.raises(
-        UsageError, match=r"^unknown profile 'nope'; known: quick, thorough, realtime, crash$"
+        UsageError,
+        match=r"^unknown profile 'nope'; known: quick, thorough, realtime, crash, faults, "
+        r"concurrency$",
     ):
         next(run(MemoryQueue(), profile="nope"))
 

@@ -162,11 +162,13 @@ TYPES = {
     "clauses": list,
     "divergences": list,
     "warnings": list,
+    "concurrency": (dict, type(None)),
+    "faults": (dict, type(None)),
 }
 
 
 def test_readme_documents_every_field_and_only_those(conforming, tmp_path):
-    assert len(TOP) == 16  # the parse found the whole table
+    assert len(TOP) == 18  # the parse found the whole table
     data = write(conforming, tmp_path)
     assert set(data) == TOP
     assert set(data["clauses"][0]) == CLAUSE
@@ -197,7 +199,7 @@ def test_clauses_in_catalogue_order_and_every_skip_has_a_reason(conforming, tmp_
     assert skips
     assert all(c["reason"].strip() for c in skips)
     assert {c["id"]: c["reason"] for c in skips}["MQ-LOSS-2"] == (
-        "needs injected faults; no faults profile exists yet"
+        "needs injected faults: run --profile faults"
     )
 
 

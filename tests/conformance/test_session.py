@@ -537,3 +537,25 @@ def test_the_drain_is_not_bounded_by_a_model_that_gave_up():
         s.push(job(f"j{n}"))
     assert s.model.inconclusive
     assert len(s.drain()) == 7
+
+
+class _SharesNestedObjects(MemoryQueue):
+    """Keeps the caller's nested objects (a shallow copy): found by mutation testing."""
+
+    def push(self, task, now):
+        stored = super().push(task, now)
+        with self._lock:
+            for jobs in self._index.values():
+                for job in jobs.values():
+                    if job.task["id"] == task["id"]:
+                        job.task = {**job.task, **{k: v for k, v in task.items()}}
+        return stored
+
+
+def test_a_queue_that_aliases_the_callers_objects_is_caught_MQ_TASK_2():
+    """The harness changes the task it pushed after the call, as a caller may; a queue that
+    kept a reference hands the change back out."""
+    s = Session(_SharesNestedObjects())
+    s.push({"id": "a", "priority": 1, "payload": {"nested": [1, 2]}})
+    with pytest.raises(ContractViolation, match="MQ-TASK-2"):
+        s.reserve()

@@ -1,0 +1,188 @@
+"""What a run produces: divergences, clause verdicts, the run's result, and the engine's events.
+
+Small frozen values shared by the engine, the tally and every front end (the CLI, reports, the
+pytest plugin, ``mqspec selftest``). No behaviour beyond derived properties.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import attrs
+
+from mqspec.conformance.concurrency import ConcurrencyOutcome
+from mqspec.conformance.fastcheck import Anomaly
+from mqspec.conformance.faults import FaultStats
+from mqspec.conformance.history import History
+from mqspec.conformance.profiles import Profile
+from mqspec.conformance.scenarios import Scenario
+from mqspec.conformance.transcript import Transcript
+from mqspec.reference.clauses import Clause
+from mqspec.reference.types import Capabilities, Finding
+
+__all__ = [
+    "ClauseResult",
+    "ConcurrencyDone",
+    "ConcurrencySummary",
+    "CrashDone",
+    "Divergence",
+    "Event",
+    "FaultsDone",
+    "RunFinished",
+    "RunResult",
+    "RunStarted",
+    "ScenarioDone",
+    "SearchDone",
+    "StatefulDone",
+    "Status",
+]
+
+Status = Literal["pass", "fail", "warn", "skip"]
+
+
+@attrs.frozen
+class Divergence:
+    """A broken clause with the program that shows it."""
+
+    finding: Finding
+    source: str  # "scenario <name>", "stateful", "crash" or "concurrency: <where>"
+    transcript: Transcript | None
+    # Concurrency divergences: the history it happened in, and the anomalies to highlight.
+    history: History | None = None
+    anomalies: tuple[Anomaly, ...] = ()
+
+    @property
+    def clause(self) -> Clause:
+        return self.finding.clause
+
+
+@attrs.frozen
+class ClauseResult:
+    """The verdict on one clause."""
+
+    clause: Clause
+    status: Status
+    reason: str = ""
+
+
+@attrs.frozen
+class RunResult:
+    """Everything a report needs about one run."""
+
+    url: str
+    capabilities: Capabilities | None
+    profile: str
+    seed: int
+    strict: bool
+    duration: float
+    clauses: tuple[ClauseResult, ...]
+    divergences: tuple[Divergence, ...]
+    warnings: tuple[Divergence, ...]
+    error: str = ""
+    concurrency: ConcurrencySummary | None = None
+    faults: FaultStats | None = None
+    crashes: tuple[int, int] | None = None  # (restarts, operations cut), when crashes ran
+
+    @property
+    def verdict(self) -> Literal["conforms", "diverges", "error"]:
+        if self.error:
+            return "error"
+        return "diverges" if any(c.status == "fail" for c in self.clauses) else "conforms"
+
+
+@attrs.frozen
+class ConcurrencySummary:
+    """What the concurrency profile did, for the report: counts, not verdicts.
+
+    ``unknown`` lists (reason, count) of histories the exact checker could not decide in its
+    budget: neither a pass nor a failure, reported so.
+    """
+
+    histories: int
+    operations: int
+    programs: int
+    unknown: tuple[tuple[str, int], ...]
+    elapsed: float
+    clients: int
+    minimal_program: str = ""  # the shrunk parallel program that failed, if any
+    program_size: int = 0  # its operations
+
+
+@attrs.frozen
+class RunStarted:
+    url: str
+    capabilities: Capabilities
+    profile: Profile
+    seed: int
+
+
+@attrs.frozen
+class ScenarioDone:
+    scenario: Scenario
+    status: Status
+    reason: str = ""
+    divergence: Divergence | None = None
+    warnings: tuple[Finding, ...] = ()
+
+
+@attrs.frozen
+class StatefulDone:
+    """The state machine has run; ``found_after``: seconds to its first failing case."""
+
+    examples: int
+    elapsed: float
+    divergence: Divergence | None
+    warnings: tuple[Finding, ...] = ()
+    found_after: float | None = None
+
+
+@attrs.frozen
+class CrashDone:
+    """The state machine with crashes has run: ``restarts`` kills, ``cuts`` inside operations."""
+
+    examples: int
+    elapsed: float
+    divergence: Divergence | None
+    warnings: tuple[Finding, ...] = ()
+    restarts: int = 0
+    cuts: int = 0
+    found_after: float | None = None
+
+
+@attrs.frozen
+class FaultsDone:
+    """The state machine ran with injected faults; ``stats`` counts them and their effects."""
+
+    examples: int
+    elapsed: float
+    divergence: Divergence | None
+    warnings: tuple[Finding, ...]
+    stats: FaultStats
+    found_after: float | None = None
+
+
+@attrs.frozen
+class ConcurrencyDone:
+    """Several clients ran at once; ``outcome`` holds every violation and the counts."""
+
+    outcome: ConcurrencyOutcome
+    divergence: Divergence | None
+
+
+@attrs.frozen
+class RunFinished:
+    result: RunResult
+
+
+Event = (
+    RunStarted
+    | ScenarioDone
+    | StatefulDone
+    | FaultsDone
+    | CrashDone
+    | ConcurrencyDone
+    | RunFinished
+)
+
+
+SearchDone = StatefulDone | FaultsDone | CrashDone | ConcurrencyDone

@@ -1,0 +1,126 @@
+"""The faults and concurrency profiles through the engine, the reports and the pytest plugin.
+
+Faults (MQ-LOSS-1, MQ-LOSS-2, MQ-LOSS-3): a correct queue passes in strict mode with faults
+that really hit operations and nothing lost; the report counts faults by kind and Jepsen's lost
+/ duplicated / unexpected jobs. Concurrency: a correct queue passes; a race is reported with
+its clause, the recorded history and a timeline in the report directory.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from mqspec.adapters.fault_mutants import PopBeforeRecord
+from mqspec.adapters.memory import MemoryQueue
+from mqspec.adapters.race_mutants import RACE_MUTANTS
+from mqspec.adapters.sqlite import SqliteQueue
+from mqspec.conformance.engine import RunFinished, RunResult, run
+from mqspec.conformance.history import from_jsonl
+from mqspec.conformance.render import render_failure
+from mqspec.conformance.reports import ReportWriter
+
+pytest_plugins = ["pytester"]
+
+
+def _run(adapter, **options) -> RunResult:
+    try:
+        *_, last = run(adapter, **options)
+    finally:
+        adapter.close()
+    assert isinstance(last, RunFinished)
+    return last.result
+
+
+def _statuses(result: RunResult) -> dict[str, str]:
+    return {c.clause.id: c.status for c in result.clauses}
+
+
+def test_faults_profile_passes_a_correct_queue_in_strict_mode_MQ_LOSS_2_MQ_LOSS_3(tmp_path):
+    result = _run(MemoryQueue(), url="memory://", profile="faults", strict=True)
+    assert result.verdict == "conforms", render_failure(result)
+    stats = result.faults
+    assert stats is not None and sum(stats.fired.values()) > 0
+    assert stats.unknown > 0 and stats.refused > 0
+    assert (stats.lost, stats.duplicated, stats.unexpected) == (0, 0, 0)
+    statuses = _statuses(result)
+    assert statuses["MQ-LOSS-2"] == "pass" and statuses["MQ-LOSS-3"] == "pass"
+    assert result.crashes is None  # memory is not durable: no crash machine
+    ReportWriter(tmp_path, datetime.now(UTC)).write(result)
+    data = json.loads((tmp_path / "report.json").read_text())
+    assert data["faults"]["lost"] == 0 and data["faults"]["injected"]
+    assert data["concurrency"] is None
+    assert "## Faults" in (tmp_path / "report.md").read_text()
+
+
+def test_faults_profile_catches_a_reserve_that_pops_before_it_records_MQ_LOSS_1():
+    result = _run(PopBeforeRecord(), url="pop-before-record", profile="faults")
+    assert result.verdict == "diverges"
+    assert result.faults is not None and result.faults.lost > 0
+    assert {d.clause.id for d in result.divergences} & {"MQ-LOSS-1", "MQ-LOSS-2"}
+
+
+def test_faults_profile_on_sqlite_also_crashes_it_MQ_DURABLE_1(tmp_path):
+    """SQLite is durable and not a server: boundary faults, then SIGKILL inside operations."""
+    url = f"sqlite:///{tmp_path}/q.db?queue=f"
+    result = _run(SqliteQueue(tmp_path / "q.db", queue="f"), url=url, profile="faults")
+    assert result.verdict == "conforms", render_failure(result)
+    assert result.crashes is not None and result.crashes[0] > 0
+    assert result.faults is not None and result.faults.lost == 0
+    assert _statuses(result)["MQ-DURABLE-1"] == "pass"
+
+
+def test_faults_profile_needs_virtual_time():
+    class WallClock(MemoryQueue):
+        @property
+        def capabilities(self):
+            import attrs
+
+            return attrs.evolve(super().capabilities, virtual_time=False, reservation_timeout=1)
+
+    result = _run(WallClock(timeout=1), url="wall", profile="faults")
+    assert result.faults is None
+    assert "virtual time" in {c.clause.id: c.reason for c in result.clauses}["MQ-LOSS-2"]
+
+
+def test_concurrency_profile_passes_a_correct_queue():
+    result = _run(MemoryQueue(), url="memory://", profile="concurrency", strict=True)
+    assert result.verdict == "conforms", render_failure(result)
+    summary = result.concurrency
+    assert summary is not None and summary.histories > 0 and summary.operations > 0
+    assert summary.minimal_program == ""
+
+
+def test_concurrency_divergence_writes_the_history_and_a_timeline(tmp_path: Path):
+    mutant = RACE_MUTANTS[0]  # check-then-act reserve: one job to two consumers
+    result = _run(mutant.factory(), url=mutant.name, profile="concurrency")
+    assert result.verdict == "diverges"
+    divergence = next(d for d in result.divergences if d.history is not None)
+    assert divergence.clause.id in mutant.clauses
+    assert divergence.source.startswith("concurrency: ")
+    written = ReportWriter(tmp_path, datetime.now(UTC)).write(result)
+    names = {p.name for p in written}
+    history = tmp_path / "divergence-1.history.jsonl"
+    assert "divergence-1.timeline.html" in names and history.name in names
+    assert len(from_jsonl(history.read_text())) == len(divergence.history)
+    data = json.loads((tmp_path / "report.json").read_text())
+    assert data["divergences"][0]["files"] == {
+        "history": "divergence-1.history.jsonl",
+        "timeline": "divergence-1.timeline.html",
+    }
+    assert data["concurrency"]["minimal_program"]
+    markdown = (tmp_path / "report.md").read_text()
+    assert "## Concurrency" in markdown and "divergence-1.timeline.html" in markdown
+    assert 'class="op anomaly"' in (tmp_path / "divergence-1.timeline.html").read_text()
+
+
+@pytest.mark.parametrize("profile", ["faults", "concurrency"])
+def test_the_plugin_runs_the_new_profiles(pytester: pytest.Pytester, profile: str):
+    result = pytester.runpytest_subprocess(
+        "--mq", "memory://", "--mq-profile", profile, "-p", "no:cacheprovider", "-q"
+    )
+    assert result.ret == pytest.ExitCode.OK, result.stdout.str()
+    result.stdout.fnmatch_lines(["*passed*"])
