@@ -124,3 +124,21 @@ def test_the_plugin_runs_the_new_profiles(pytester: pytest.Pytester, profile: st
     )
     assert result.ret == pytest.ExitCode.OK, result.stdout.str()
     result.stdout.fnmatch_lines(["*passed*"])
+
+
+def test_concurrency_profile_passes_sqlite_with_a_connection_per_client(tmp_path: Path):
+    url = f"sqlite:///{tmp_path}/q.db?queue=c"
+    result = _run(SqliteQueue(tmp_path / "q.db", queue="c"), url=url, profile="concurrency")
+    assert result.verdict == "conforms", render_failure(result)
+    assert result.concurrency is not None and result.concurrency.histories > 0
+
+
+def test_concurrency_profile_passes_an_exec_driver_shared_by_every_client():
+    import sys
+
+    from mqspec.adapters.registry import open_adapter
+
+    url = f"exec:{sys.executable} adapters/drivers/python/driver.py"
+    result = _run(open_adapter(url), url=url, profile="concurrency")
+    assert result.verdict == "conforms", render_failure(result)
+    assert result.concurrency is not None and result.concurrency.histories > 0
