@@ -389,16 +389,20 @@ def _race(name: str) -> str:
     return "".join(f"-{c.lower()}" if c.isupper() else c for c in name).lstrip("-")
 
 
+# Each mutant lists every clause its bug can honestly show as, not only the first one: a
+# restore that comes early also makes a Delete inside the declared timeout fail (MQ-DELETE-1),
+# an ignored or late delay also puts a job ahead of one enqueued before it (MQ-ORDER-2). Which
+# one the search meets first depends on the program it happened to draw.
 MUTANTS: tuple[Mutant, ...] = (
     _m("lifo-within-priority", LifoWithinPriority, "MQ-ORDER-2", "MQ-RESTORE-2"),
     _m("priority-ignored", PriorityIgnored, "MQ-ORDER-1"),
     _m("priority-inverted", PriorityInverted, "MQ-ORDER-1"),
     _m("restore-to-tail", RestoreToTail, "MQ-RESTORE-3", strict=True),
     _m("restore-to-head", RestoreToHead, "MQ-RESTORE-3", strict=True),
-    _m("never-restores", NeverRestores, "MQ-RESTORE-1", "MQ-LOSS-1"),
-    _m("restores-early", RestoresEarly, "MQ-RESERVE-3"),
-    _m("delay-ignored", DelayIgnored, "MQ-READY-2", "MQ-RESERVE-3"),
-    _m("delay-one-second-late", DelayOneSecondLate, "MQ-READY-3"),
+    _m("never-restores", NeverRestores, "MQ-RESTORE-1", "MQ-LOSS-1", "MQ-DELETE-2"),
+    _m("restores-early", RestoresEarly, "MQ-RESERVE-3", "MQ-DELETE-1"),
+    _m("delay-ignored", DelayIgnored, "MQ-READY-2", "MQ-RESERVE-3", "MQ-ORDER-2"),
+    _m("delay-one-second-late", DelayOneSecondLate, "MQ-READY-3", "MQ-ORDER-2", "MQ-LOSS-1"),
     _m("delete-anything", DeleteAnything, "MQ-DELETE-2"),
     _m("delete-absent-fails", DeleteAbsentFails, "MQ-DELETE-3"),
     _m("delete-ignores-deadline", DeleteIgnoresDeadline, "MQ-DELETE-2"),
@@ -421,7 +425,7 @@ MUTANTS: tuple[Mutant, ...] = (
     _m("double-delivery", DoubleDelivery, "MQ-RESERVE-3"),
     _m("tokens-ignored", TokensIgnored, "MQ-DELETE-5"),
     _m("empty-is-error", EmptyIsError, "MQ-RESERVE-1"),
-    _m("loses-when-many-expire", LosesWhenManyExpire, "MQ-RESTORE-1", "MQ-LOSS-1"),
+    _m("loses-when-many-expire", LosesWhenManyExpire, "MQ-RESTORE-1", "MQ-LOSS-1", "MQ-RESTORE-2"),
     _m("delete-keeps-job", DeleteKeepsJob, "MQ-DELETE-2", "MQ-RESERVE-2"),
     _m("push-echoes-key", PushEchoesKey, "MQ-PUSH-1"),
     _m("reject-not-enforced", RejectNotEnforced, "MQ-PUSH-2"),
@@ -437,10 +441,7 @@ MUTANTS: tuple[Mutant, ...] = (
         Mutant(_race(m.name), m.factory, frozenset(m.clauses), profile="concurrency")
         for m in RACE_MUTANTS
     ),
-    *(
-        Mutant(name, factory, clauses, profile="faults")
-        for name, factory, clauses in FAULT_MUTANTS
-    ),
+    *(Mutant(name, factory, clauses, profile="faults") for name, factory, clauses in FAULT_MUTANTS),
 )
 """Every mutant, with the clauses allowed to name its divergence and the profile that must
 catch it."""

@@ -83,4 +83,3 @@ def test_every_mentioned_clause_exists() -> None:
         }
     )
     assert not unknown, f"clause IDs mentioned but not in clauses.toml: {unknown}"
-

@@ -145,7 +145,7 @@ def test_a_should_cross_needs_the_warning() -> None:
         (["caps:", "t=0 reserve A -> null"], r"contract.md:11: expected '->'"),
         (["caps:", "t=0 push A p=x -> ok"], r"contract.md:11: not a number"),
         (["caps:", "t=0 delete A -> null"], r"contract.md:11: delete result must be one of"),
-        (["caps:", "t=0 push {\"id\": -> ok"], r"contract.md:11: bad JSON"),
+        (["caps:", 't=0 push {"id": -> ok'], r"contract.md:11: bad JSON"),
         (["caps:", "t=0 push A -> maybe"], r"contract.md:11: push result must be one of"),
         (["caps:", "t=0 reserve -> null ✗ MQ-NOPE-9"], r"contract.md:11: unknown clause"),
         (["caps:", "t=0 reserve -> A | B ✗ MQ-ORDER-3"], r"contract.md:11: .*MAY clause"),

@@ -175,9 +175,7 @@ def parse_contract(text: str) -> list[Section]:
     return sections
 
 
-def parse_trace(
-    body: list[tuple[int, str]], section: str, index: int, line: int
-) -> Trace:
+def parse_trace(body: list[tuple[int, str]], section: str, index: int, line: int) -> Trace:
     """Parse the lines of one trace block; ``body`` pairs each line with its file line number."""
     content = [(n, text) for n, text in body if text.strip()]
     if not content:
@@ -515,7 +513,8 @@ def _check(trace: Trace, step: Step, result: Result, verdict: Verdict) -> None:
             raise TraceMismatch(where + "expected allowed, got\n" + found.render())
         if warnings:
             raise TraceMismatch(
-                where + "expected allowed without warnings, got\n"
+                where
+                + "expected allowed without warnings, got\n"
                 + "\n".join(w.render() for w in verdict.warnings)
             )
         return
