@@ -21,8 +21,17 @@ Design (backends.md sections 0.2 and 2.2), the same as `mqspec.adapters.sqlite`:
   hash index (no size limit); tasks as JSON ``text``, returned exactly as pushed.
 
 Time: the harness's ``now`` when given (virtual time); otherwise the server's
-``clock_timestamp()`` as epoch seconds, read once per statement in a materialized CTE; never
-``now()``, which is frozen at transaction start.
+``clock_timestamp()`` as epoch seconds; never ``now()``, which is frozen at transaction start.
+Every Push, Reserve and Delete decides at the larger of that time and the latest time a
+statement on this queue already decided at, kept in the one-row table ``mqspec_clock_<name>``
+and raised first in each operation's transaction (``UPDATE ... SET now = GREATEST(...) RETURNING
+now``, which holds the row until commit); the operation's own statement comes after, so its
+snapshot (READ COMMITTED: one per statement) sees every operation that decided before it.
+With several clients a call can reach the server after a call with a later time ran; deciding
+at its older time would miss
+a job that call pushed while seeing what came after it, which no order of the calls explains
+(found by the concurrency profile, MQ-READY-1). The cost: writers on one queue take turns on
+that row. Named so that it can never be the table of another queue.
 """
 
 from __future__ import annotations
@@ -58,11 +67,14 @@ __all__ = ["PostgresQueue", "from_url"]
 
 R = TypeVar("R")
 
-# The time of one statement: the harness's now, or the server clock read once (materialized).
-_CLOCK = (
-    "t AS MATERIALIZED (SELECT coalesce(%(now)s::float8,"
-    " extract(epoch FROM clock_timestamp())::float8) AS now)"
+# The time an operation decides at (see the module docstring), raised in {clock}, the clock
+# table, then handed to the operation's statement as the CTE `t`.
+_DECIDE = (
+    "UPDATE {clock} SET now = GREATEST(now, coalesce(%(now)s::float8,"
+    " extract(epoch FROM clock_timestamp())::float8)) WHERE id = 0 RETURNING now"
 )
+_CLOCK = "t AS MATERIALIZED (SELECT %(now)s::float8 AS now)"
+_NO_TIME = -1e300  # the clock at a reset in real time: any server time is later
 _RETRIES = 3  # attempts for a statement that lost a deadlock (it took no effect)
 
 
@@ -87,6 +99,9 @@ class PostgresQueue:
         self.queue = self._options.queue
         self.where = where
         self.table = f"mqspec_q_{self.queue.lower()}"
+        self.clock_table = f"mqspec_clock_{self.queue.lower()}"
+        self._clock = _CLOCK
+        self._decide_sql = _DECIDE.format(clock=self.clock_table)
         self._capabilities = self._options.capabilities(durable=True)
         if psycopg is None:
             raise DriverError(
@@ -129,13 +144,15 @@ class PostgresQueue:
             "key": self._lock_key,
         }
         insert = (
-            f"WITH {_CLOCK} INSERT INTO {self.table} (id, priority, ready_at, visible_at, task)"
+            f"WITH {self._clock} INSERT INTO {self.table}"
+            " (id, priority, ready_at, visible_at, task)"
             " SELECT %(id)s, %(p)s, now + %(delay)s, now + %(delay)s, %(task)s FROM t"
         )
 
         def checked(conn: Any) -> None:
             with conn.transaction():
                 conn.execute("SELECT pg_advisory_xact_lock(%(key)s)", params)
+                params["now"] = self._decide(conn, now)
                 if cap.max_jobs is not None:
                     (live,) = conn.execute(f"SELECT count(*) FROM {self.table}").fetchone()
                     if live >= cap.max_jobs:
@@ -144,8 +161,13 @@ class PostgresQueue:
                     raise ValueError(f"duplicate id {task['id']!r}: a live job already has it")
                 conn.execute(insert, params)
 
+        def plain(conn: Any) -> None:
+            with conn.transaction():
+                params["now"] = self._decide(conn, now)
+                conn.execute(insert, params)
+
         if cap.max_jobs is None and cap.duplicate_ids == "distinct":
-            self._run(lambda conn: conn.execute(insert, params))
+            self._run(plain)
         else:
             self._run(checked)
         stored: Task = json.loads(text)
@@ -159,13 +181,19 @@ class PostgresQueue:
             "token": uuid.uuid4().hex,
         }
         sql = (
-            f"WITH {_CLOCK}, c AS MATERIALIZED ("
+            f"WITH {self._clock}, c AS MATERIALIZED ("
             f" SELECT seq FROM {self.table} WHERE visible_at <= (SELECT now FROM t)"
             " ORDER BY priority DESC, ready_at, seq LIMIT 1 FOR UPDATE SKIP LOCKED)"
             f" UPDATE {self.table} m SET visible_at = (SELECT now FROM t) + %(timeout)s,"
             " lease = %(token)s FROM c WHERE m.seq = c.seq RETURNING m.task"
         )
-        row = self._run(lambda conn: conn.execute(sql, params).fetchone())
+
+        def lease(conn: Any) -> Any:
+            with conn.transaction():
+                params["now"] = self._decide(conn, now)
+                return conn.execute(sql, params).fetchone()
+
+        row = self._run(lease)
         if row is None:
             return None
         task: Task = json.loads(row[0])
@@ -192,13 +220,14 @@ class PostgresQueue:
             "token": token if isinstance(token, str) else None,
         }
         sql = (
-            f"WITH {_CLOCK} DELETE FROM {self.table} WHERE seq = (SELECT seq FROM {self.table}"
+            f"WITH {self._clock} DELETE FROM {self.table} WHERE seq = (SELECT seq FROM {self.table}"
             " WHERE id = %(id)s AND lease IS NOT NULL AND visible_at > (SELECT now FROM t)"
             f"{match} ORDER BY seq LIMIT 1 FOR UPDATE)"
         )
 
         def guarded(conn: Any) -> bool:
             with conn.transaction():
+                params["now"] = self._decide(conn, now)
                 if conn.execute(sql, params).rowcount:
                     return True
                 # A fresh snapshot (READ COMMITTED): a job deleted meanwhile counts as absent.
@@ -218,11 +247,19 @@ class PostgresQueue:
 
         Idempotent, so a connection found dropped is retried once on a fresh one.
         """
+        start = _NO_TIME if now is None else float(now)
+
+        def empty(conn: Any) -> None:
+            with conn.transaction():
+                conn.execute(f"DELETE FROM {self.table}")
+                # A new case may start its clock anew: forget the old high-water mark.
+                conn.execute(f"UPDATE {self.clock_table} SET now = %s WHERE id = 0", (start,))
+
         try:
             try:
-                self._run(lambda conn: conn.execute(f"DELETE FROM {self.table}"))
+                self._run(empty)
             except ConnectionError:
-                self._run(lambda conn: conn.execute(f"DELETE FROM {self.table}"))
+                self._run(empty)
         except (ConnectionError, RuntimeError) as exc:
             raise DriverError(f"cannot reset {self.table}: {exc}") from exc
 
@@ -241,7 +278,7 @@ class PostgresQueue:
         """
         conn = self._connect(opening=True)
         try:
-            conn.execute(f"DROP TABLE IF EXISTS {self.table}")
+            conn.execute(f"DROP TABLE IF EXISTS {self.table}, {self.clock_table}")
         except psycopg.Error as exc:
             raise DriverError(f"cannot drop {self.table} at {self.where}: {exc}") from exc
         finally:
@@ -294,6 +331,12 @@ class PostgresQueue:
                     raise RuntimeError(f"PostgreSQL at {self.where}: {exc}") from exc
             raise AssertionError("unreachable")  # pragma: no cover
 
+    def _decide(self, conn: Any, now: float | None) -> float:
+        """Raise the queue's clock to ``now`` (or the server clock) and return the time to
+        decide at: never below one an earlier operation decided at (module docstring)."""
+        (decided,) = conn.execute(self._decide_sql, {"now": now}).fetchone()
+        return float(decided)
+
     def _exists(self, conn: Any, ident: bytes) -> bool:
         """Return whether a live job has the id ``ident``."""
         row = conn.execute(f"SELECT 1 FROM {self.table} WHERE id = %s LIMIT 1", (ident,))
@@ -322,6 +365,10 @@ class PostgresQueue:
             " task text NOT NULL)",
             f"CREATE INDEX IF NOT EXISTS {t}_order ON {t} (priority DESC, ready_at, seq)",
             f"CREATE INDEX IF NOT EXISTS {t}_id ON {t} USING hash (id)",
+            f"CREATE TABLE IF NOT EXISTS {self.clock_table} ("
+            " id smallint PRIMARY KEY, now double precision NOT NULL)",
+            f"INSERT INTO {self.clock_table} (id, now) VALUES (0, {_NO_TIME})"
+            " ON CONFLICT (id) DO NOTHING",
         ]
 
 

@@ -58,17 +58,43 @@ except ImportError:  # pragma: no cover - depends on the environment
 
 __all__ = ["RedisQueue", "from_url"]
 
-_PARTS = ("seq", "tasks", "meta", "leases", "leased", "ready:0", "ready:1", "ready:2", "ids")
+_PARTS = (
+    "seq",
+    "tasks",
+    "meta",
+    "leases",
+    "leased",
+    "ready:0",
+    "ready:1",
+    "ready:2",
+    "ids",
+    "clock",
+)
 _SEQ_WIDTH = 16
 _OP_TIMEOUT = 30  # seconds a reply may take before the call fails (a long restore sweep)
 
 # Shared by every script. KEYS: 1 seq, 2 tasks, 3 meta, 4 leases, 5 leased, 6-8 ready:0..2,
-# 9 ids. ARGV[1]: the harness's now, or '' for the server clock.
+# 9 ids, 10 clock. ARGV[1]: the harness's now, or '' for the server clock.
+#
+# The time a script decides at never goes below the latest one a script already used (kept in
+# the clock key): with several clients, a call can reach the server after a call with a later
+# `now` ran, and deciding at its older `now` would miss a job that call pushed while seeing what
+# came after it, which no order of the calls explains (found by the concurrency profile,
+# MQ-READY-1). It also keeps decisions in order if the server clock is stepped back. A reset
+# deletes the key, so a new case may start its clock anew.
 _PRELUDE = """
 local function clock()
-  if ARGV[1] ~= '' then return tonumber(ARGV[1]) end
-  local t = redis.call('TIME')
-  return tonumber(t[1]) + tonumber(t[2]) / 1000000
+  local t
+  if ARGV[1] ~= '' then
+    t = tonumber(ARGV[1])
+  else
+    local server = redis.call('TIME')
+    t = tonumber(server[1]) + tonumber(server[2]) / 1000000
+  end
+  local high = tonumber(redis.call('GET', KEYS[10]))
+  if high and high > t then return high end
+  redis.call('SET', KEYS[10], string.format('%.17g', t))
+  return t
 end
 -- Put every reservation whose deadline has come back in its ready set, at its original place.
 -- Each lease is restored once, so the work is bounded by the number of reservations made.

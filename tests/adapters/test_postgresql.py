@@ -72,21 +72,35 @@ class TestPostgreSQL(ServerQueueTests):
         return snapshot, remove
 
     def leftovers(self, queue_name: str) -> list[str]:
-        table = f"mqspec_q_{queue_name.lower()}"
-        with admin() as conn:
-            rows = conn.execute(
-                "SELECT relname FROM pg_class WHERE relname = %s OR left(relname, %s) = %s",
-                (table, len(table) + 1, table + "_"),
-            ).fetchall()
-        return sorted(r[0] for r in rows)
+        out = []
+        for table in (f"mqspec_q_{queue_name.lower()}", f"mqspec_clock_{queue_name.lower()}"):
+            with admin() as conn:
+                rows = conn.execute(
+                    "SELECT relname FROM pg_class WHERE relname = %s OR left(relname, %s) = %s",
+                    (table, len(table) + 1, table + "_"),
+                ).fetchall()
+            out += [r[0] for r in rows]
+        return sorted(out)
 
     # -- PostgreSQL-specific -------------------------------------------------------------------
 
     def test_schema_and_indexes(self, q: PostgresQueue) -> None:
         assert q.capabilities.durable is True
         assert self.leftovers(q.queue) == sorted(
-            [q.table, f"{q.table}_id", f"{q.table}_order", f"{q.table}_pkey", f"{q.table}_seq_seq"]
+            [
+                *(q.table, f"{q.table}_id", f"{q.table}_order", f"{q.table}_pkey"),
+                *(f"{q.table}_seq_seq", q.clock_table, f"{q.clock_table}_pkey"),
+            ]
         )
+
+    def test_a_call_with_an_older_now_decides_at_the_latest_time(self, q: PostgresQueue) -> None:
+        """With several clients a call may reach the server after one with a later now: it
+        decides at the later time, so it sees the job that call pushed (MQ-READY-1)."""
+        q.push(job("a"), 10)
+        assert q.reserve(5)["id"] == "a"  # decided at 10: a was ready
+        q.reset(0)  # a new case starts its clock anew
+        q.push(job("b", delay=3), 0)
+        assert q.reserve(1) is None  # b is ready at 3, and the clock is back at 1
 
     def test_reserve_plan_uses_the_order_index(self, q: PostgresQueue) -> None:
         for i in range(300):

@@ -95,8 +95,17 @@ class TestRedis(ServerQueueTests):
         name = q.queue
         assert self.leftovers(name) == sorted(
             f"{{{name}}}:{part}"
-            for part in ("seq", "tasks", "meta", "leases", "leased", "ready:2", "ids")
+            for part in ("seq", "tasks", "meta", "leases", "leased", "ready:2", "ids", "clock")
         )
+
+    def test_a_call_with_an_older_now_decides_at_the_latest_time(self, q: Any) -> None:
+        """With several clients a call may reach the server after one with a later now: it
+        decides at the later time, so it sees the job that call pushed (MQ-READY-1)."""
+        q.push(job("a"), 10)
+        assert q.reserve(5)["id"] == "a"  # decided at 10: a was ready
+        q.reset(0)  # a new case starts its clock anew
+        q.push(job("b", delay=3), 0)
+        assert q.reserve(1) is None  # b is ready at 3, and the clock is back at 1
 
     def test_declares_not_durable(self, q: RedisQueue) -> None:
         assert q.capabilities.durable is False
