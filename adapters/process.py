@@ -4,8 +4,11 @@ Responsibility: speak the driver protocol (spec/driver-protocol.md, version 1) t
 process over JSON lines on its stdin and stdout, and turn every way a driver can misbehave
 (it does not start, exits, hangs, writes garbage, answers out of turn) into a `DriverError`
 whose message names the fault, quotes the offending line and shows the driver's last stderr
-lines. A driver's ``{"error": ...}`` answer to push, reserve or delete is not a fault: it is the
-backend's answer, raised as `BackendError` for the harness to judge.
+lines. A driver that was serving (its hello succeeded) and then exits, is killed, closes its
+stdout or stops answering raises the subclass `DriverDied`: the backend died mid-run, with
+whatever jobs it held, which the harness can tell apart from a driver that never started or
+one that broke the protocol. A driver's ``{"error": ...}`` answer to push, reserve or delete is
+not a fault: it is the backend's answer, raised as `BackendError` for the harness to judge.
 
 Rule: standard library plus ``mqspec.reference`` types and errors only; never the model or
 the harness. One thread, no reader threads: every exchange is a ``selectors`` loop with a
@@ -38,6 +41,7 @@ __all__ = [
     "DEFAULT_DEADLINE",
     "PROTOCOL",
     "BackendError",
+    "DriverDied",
     "ProcessQueue",
     "capabilities_from_json",
     "from_url",
@@ -70,6 +74,33 @@ class BackendError(RuntimeError):
 
     Not a fault: it is the backend's answer (like fn's Go ``error``), judged by the contract.
     """
+
+
+class DriverDied(DriverError):
+    """The driver died after a successful hello: it exited, was killed by a signal, closed
+    its stdout, or did not answer a request within the deadline.
+
+    A plain `DriverError` means the driver could not be driven at all (it did not start, its
+    hello failed, it broke the protocol); this subclass means a backend that was serving went
+    away mid-run, taking whatever it held with it. The message is the same as a plain
+    `DriverError` would carry for that fault.
+
+    Attributes:
+        op: the op of the request the driver died on (the one it did not answer).
+        stderr_tail: the driver's last stderr lines (at most `STDERR_LINES`), oldest first.
+        exit_status: the driver's exit code, negative for the signal that killed it (-9 for
+            SIGKILL), or None when it was still running when the harness gave up on it (it
+            closed its stdout or missed the deadline; the harness then killed it).
+    """
+
+    def __init__(
+        self, message: str, *, op: str, stderr_tail: Sequence[str], exit_status: int | None
+    ) -> None:
+        """Carry ``message`` and the three attributes; see the class docstring."""
+        super().__init__(message)
+        self.op = op
+        self.stderr_tail = list(stderr_tail)
+        self.exit_status = exit_status
 
 
 def capabilities_from_json(raw: Any) -> Capabilities:
@@ -156,11 +187,21 @@ class ProcessQueue:
         deadline: seconds the driver has to answer each request; default
             $MQSPEC_DRIVER_DEADLINE, else 10.
         cwd, env: passed to the child process.
+        reservation_timeout: the reservation timeout T (seconds, > 0) to ask for: sent as
+            hello's ``reservation_timeout``, at the start and after every `restart`. A driver
+            that declares ``timeout_settable`` must adopt it and declare it back; one that does
+            not declares its own T, which stands (`capabilities` shows it; whether the run can
+            use it is the harness's decision). None: ask for nothing.
 
     Raises:
-        UsageError: an empty command line or a bad deadline.
-        DriverError: the driver did not start or its hello was wrong.
+        UsageError: an empty command line, a bad deadline or a bad reservation timeout.
+        DriverError: the driver did not start or its hello was wrong (a settable driver that
+            declared another T than the one asked for included).
     """
+
+    serves_one_call_at_a_time = True
+    """One process answers one request at a time, in order: concurrent callers queue on a lock.
+    The concurrency recorder reads this to hand ``now`` out in the order calls are served."""
 
     def __init__(
         self,
@@ -169,10 +210,22 @@ class ProcessQueue:
         deadline: float | None = None,
         cwd: str | None = None,
         env: dict[str, str] | None = None,
+        reservation_timeout: float | None = None,
     ) -> None:
         """Start the driver and exchange hello; see the class docstring."""
         if isinstance(argv, str) or not argv or not all(isinstance(a, str) for a in argv):
             raise UsageError(f"argv must be a non-empty list of strings, got {argv!r}")
+        if reservation_timeout is not None and (
+            isinstance(reservation_timeout, bool)
+            or not isinstance(reservation_timeout, (int, float))
+            or not math.isfinite(reservation_timeout)
+            or reservation_timeout <= 0
+        ):
+            raise UsageError(
+                f"reservation_timeout must be a finite number of seconds > 0, "
+                f"got {reservation_timeout!r}"
+            )
+        self._timeout = reservation_timeout
         self._argv = list(argv)
         self._command = shlex.join(self._argv)
         self._deadline = _deadline(deadline)
@@ -182,6 +235,8 @@ class ProcessQueue:
         self._proc: subprocess.Popen[bytes] | None = None
         self._selector: selectors.BaseSelector | None = None
         self._failure: str | None = None
+        self._died: DriverDied | None = None  # the fault that stopped it, when it was a death
+        self._greeted = False  # hello succeeded on the running process: a fault is a death
         self._stderr: deque[str] = deque(maxlen=STDERR_LINES)
         self.name = self._argv[0]
         with self._lock:
@@ -207,6 +262,11 @@ class ProcessQueue:
     def failure(self) -> str | None:
         """The message of the fault that stopped the driver, or None while it is healthy."""
         return self._failure
+
+    @property
+    def reservation_timeout(self) -> float | None:
+        """The reservation timeout asked for in hello, or None (see the class docstring)."""
+        return self._timeout
 
     @property
     def stderr_tail(self) -> tuple[str, ...]:
@@ -258,6 +318,7 @@ class ProcessQueue:
         """Crash the driver (SIGKILL), start it again and exchange hello.
 
         For crash-and-restart runs of durable drivers (MQ-DURABLE-1). Clears an earlier fault.
+        The new hello asks for the same reservation timeout as the first.
 
         Raises:
             DriverError: the new process failed to start or declared other capabilities.
@@ -266,6 +327,7 @@ class ProcessQueue:
             before = self._caps
             self._stop(graceful=False)
             self._failure = None
+            self._died = None
             caps = self._start()
             if caps != before:
                 self._fail(
@@ -286,6 +348,7 @@ class ProcessQueue:
 
     def _start(self) -> Capabilities:
         """Start the process and exchange hello. Called with the lock held."""
+        self._greeted = False  # until hello succeeds, a fault is a failure to start
         self._stderr.clear()
         self._seq = 0  # the next request's seq
         self._lines = 0  # stdout lines read from this process
@@ -318,7 +381,10 @@ class ProcessQueue:
         self._selector.register(proc.stdout, selectors.EVENT_READ)
         self._selector.register(proc.stderr, selectors.EVENT_READ)
 
-        ok, result = self._exchange("hello", {"protocol": PROTOCOL})
+        hello: dict[str, Any] = {"protocol": PROTOCOL}
+        if self._timeout is not None:
+            hello["reservation_timeout"] = self._timeout
+        ok, result = self._exchange("hello", hello)
         if not ok:
             self._fail(f"refused hello: {result!r}")
         if not isinstance(result, dict):
@@ -331,9 +397,23 @@ class ProcessQueue:
             self._fail(f"hello name must be a string, got {name!r}")
         self.name = name
         try:
-            return capabilities_from_json(result.get("capabilities", {}))
+            caps = capabilities_from_json(result.get("capabilities", {}))
         except ValueError as err:
             self._fail(f"hello declared bad capabilities: {err}")
+        if (
+            self._timeout is not None
+            and caps.timeout_settable
+            and caps.reservation_timeout != self._timeout
+        ):
+            # A settable driver that ignored the request would be judged against a T the
+            # harness did not choose; a driver that cannot set T says so (timeout_settable
+            # false) and keeps its own.
+            self._fail(
+                f"declared timeout_settable but reservation_timeout "
+                f"{caps.reservation_timeout:g} after hello asked for {self._timeout:g}"
+            )
+        self._greeted = True
+        return caps
 
     def _stop(self, *, graceful: bool) -> None:
         """End the process (politely, or at once with SIGKILL) and reap it. Never raises."""
@@ -392,7 +472,15 @@ class ProcessQueue:
     def _send(self, op: str, fields: dict[str, Any], *, checked: bool) -> Any:
         with self._lock:
             if self._failure is not None:
-                raise DriverError(f"{self._failure}\n(the driver failed earlier; it was stopped)")
+                again = f"{self._failure}\n(the driver failed earlier; it was stopped)"
+                if self._died is not None:  # still a death, with the same particulars
+                    raise DriverDied(
+                        again,
+                        op=self._died.op,
+                        stderr_tail=self._died.stderr_tail,
+                        exit_status=self._died.exit_status,
+                    )
+                raise DriverError(again)
             if self._proc is None:
                 raise DriverError(f"exec driver {self._command!r} is closed")
             ok, result = self._exchange(op, fields)
@@ -474,7 +562,8 @@ class ProcessQueue:
                     partial = f"; unfinished line {_quote(bytes(self._out))}" if self._out else ""
                     self._fail(
                         f"did not answer request seq {seq} ({op}) within "
-                        f"{self._deadline:g} s{partial}"
+                        f"{self._deadline:g} s{partial}",
+                        died_on=op,
                     )
                 for key, _ in selector.select(remaining):
                     if key.fileobj is proc.stdout:
@@ -518,6 +607,7 @@ class ProcessQueue:
         """stdout reached end of file: report how the driver ended, with its status."""
         proc = self._proc
         assert proc is not None
+        code: int | None = None
         if self._wait(proc, _EXIT_WAIT):
             code = proc.returncode
             how = f"was killed by signal {-code}" if code < 0 else f"exited with code {code}"
@@ -528,7 +618,7 @@ class ProcessQueue:
         if before and seq:
             where = f"after answering request seq {seq - 1}, before request seq {seq} ({op})"
         partial = f", leaving an unfinished line {_quote(bytes(self._out))}" if self._out else ""
-        self._fail(f"{how} {where}{partial}")
+        self._fail(f"{how} {where}{partial}", died_on=op, exit_status=code)
 
     def _read_stderr(self, proc: subprocess.Popen[bytes]) -> bool:
         """Read what stderr has and keep its last lines; False at end of file or when empty."""
@@ -608,13 +698,25 @@ class ProcessQueue:
 
     # -- faults ---------------------------------------------------------------------------------
 
-    def _fail(self, problem: str) -> NoReturn:
-        """Stop the driver, remember the fault and raise `DriverError` naming it."""
+    def _fail(
+        self, problem: str, *, died_on: str | None = None, exit_status: int | None = None
+    ) -> NoReturn:
+        """Stop the driver, remember the fault and raise `DriverError` naming it.
+
+        ``died_on`` is the op of the request during which the process ended or went silent;
+        after a successful hello that fault is raised as `DriverDied` (with ``exit_status``),
+        before it as a plain `DriverError`: a driver that never served held no jobs to lose.
+        """
         if self._proc is not None:
             self._drain_stderr(self._proc, 0)
         self._stop(graceful=False)
         message = f"exec driver {self._command!r} {problem}\n{self._stderr_report()}"
         self._failure = message
+        if died_on is not None and self._greeted:
+            self._died = DriverDied(
+                message, op=died_on, stderr_tail=self._stderr, exit_status=exit_status
+            )
+            raise self._died
         raise DriverError(message)
 
     def _stderr_report(self) -> str:
@@ -624,14 +726,16 @@ class ProcessQueue:
         return f"driver stderr (last {len(self._stderr)} lines):\n{lines}"
 
 
-def from_url(url: str) -> ProcessQueue:
+def from_url(url: str, *, reservation_timeout: float | None = None) -> ProcessQueue:
     """Start the driver ``exec:<command line>`` names (split like a shell would, but no shell).
 
-    Example: ``exec:node adapters/drivers/node/driver.js --tokens``.
+    Example: ``exec:node adapters/drivers/node/driver.js --tokens``. The whole text after
+    ``exec:`` is the command line, so the URL has no options of its own; ``reservation_timeout``
+    is passed to `ProcessQueue` (asked for in hello).
 
     Raises:
         UsageError: not an ``exec:`` URL, an empty or unsplittable command line, a bad
-            $MQSPEC_DRIVER_DEADLINE.
+            $MQSPEC_DRIVER_DEADLINE or reservation timeout.
         DriverError: the driver did not start, or its hello was wrong.
     """
     scheme, sep, command = url.partition(":")
@@ -643,4 +747,4 @@ def from_url(url: str) -> ProcessQueue:
         raise UsageError(f"exec: command line cannot be split ({err}): {command!r}") from None
     if not argv:
         raise UsageError(f"exec: URL names no command, e.g. 'exec:python3 driver.py': {url!r}")
-    return ProcessQueue(argv)
+    return ProcessQueue(argv, reservation_timeout=reservation_timeout)

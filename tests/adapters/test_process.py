@@ -4,7 +4,11 @@ every way a driver can break the driver protocol (spec/driver-protocol.md).
 Drivers used here: the two example drivers (adapters/drivers/), the template with one clause
 broken (drivers_for_tests/broken.py) and a driver that commits one protocol fault on request
 (drivers_for_tests/misbehave.py). Every fault must raise DriverError naming it, and leave no
-process behind: each test that starts a driver checks that its pid was reaped.
+process behind: each test that starts a driver checks that its pid was reaped. A driver that
+dies after its hello succeeded raises the subclass DriverDied; one that never got through hello,
+or breaks the protocol, a plain DriverError. The reservation timeout the harness asks for in
+hello is tested here for both example drivers in both time modes; their real-clock behaviour
+(sleeping) is in test_driver_real_clock.py.
 """
 
 from __future__ import annotations
@@ -18,11 +22,18 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from mqspec.adapters import process
-from mqspec.adapters.process import BackendError, ProcessQueue, capabilities_from_json, from_url
+from mqspec.adapters.process import (
+    BackendError,
+    DriverDied,
+    ProcessQueue,
+    capabilities_from_json,
+    from_url,
+)
 from mqspec.adapters.registry import open_adapter
 from mqspec.conformance import engine
 from mqspec.conformance.engine import Profile, RunFinished, RunResult, run
@@ -45,6 +56,10 @@ def exec_url(*argv: object) -> str:
 
 def python_driver(*flags: str) -> list[str]:
     return [sys.executable, str(PYTHON_DRIVER), *flags]
+
+
+def node_driver(*flags: str) -> list[str]:
+    return [str(NODE), str(NODE_DRIVER), *flags]
 
 
 def misbehaving(fault: str, on: str = "hello") -> list[str]:
@@ -243,6 +258,204 @@ FAULTS = [
 ]
 
 
+# -- the reservation timeout asked for in hello ---------------------------------------------
+
+EXAMPLE_DRIVERS = [
+    pytest.param(python_driver, "", id="python"),
+    pytest.param(python_driver, "--real-clock", id="python-real-clock"),
+    pytest.param(node_driver, "", id="node", marks=needs_node),
+    pytest.param(node_driver, "--real-clock", id="node-real-clock", marks=needs_node),
+]
+
+
+@pytest.mark.parametrize(("driver", "mode"), EXAMPLE_DRIVERS)
+def test_example_drivers_adopt_the_reservation_timeout_hello_asks_for(
+    driver: Any, mode: str
+) -> None:
+    flags = [mode] if mode else []
+    q = ProcessQueue(driver(*flags, "--timeout", "30"), reservation_timeout=1.5)
+    try:
+        assert q.reservation_timeout == 1.5
+        assert q.capabilities == Capabilities(
+            reservation_timeout=1.5, timeout_settable=True, virtual_time=not mode
+        )
+        first = q.pid
+        q.restart()  # a new process: hello asks again, and the same capabilities come back
+        assert q.pid != first and q.capabilities.reservation_timeout == 1.5
+        assert any("timeout 1.5 s from hello" in line for line in q.stderr_tail)
+    finally:
+        q.close()
+    assert first is not None
+    assert_reaped(first)
+
+
+@pytest.mark.parametrize(
+    "driver",
+    [
+        pytest.param(python_driver, id="python"),
+        pytest.param(node_driver, id="node", marks=needs_node),
+    ],
+)
+def test_the_timeout_from_hello_holds_in_every_test_case(driver: Any) -> None:
+    """Virtual time: a reservation made at t=0 with T=2 (not --timeout's 60) expires at t=2,
+    after a second reset as after the first."""
+    with ProcessQueue(driver("--timeout", "60"), reservation_timeout=2) as q:
+        for _ in range(2):
+            q.reset(0)
+            q.push({"id": "A", "priority": 1}, 0)
+            assert q.reserve(0) == {"id": "A", "priority": 1}
+            assert q.reserve(1.9) is None  # still reserved
+            assert q.reserve(2) == {"id": "A", "priority": 1}  # restored at t=2
+
+
+def test_without_a_timeout_in_hello_the_driver_declares_its_own() -> None:
+    with ProcessQueue(python_driver("--timeout", "30")) as q:
+        assert q.reservation_timeout is None
+        assert q.capabilities.reservation_timeout == 30
+    with from_url(exec_url(*python_driver()), reservation_timeout=4) as q:
+        assert q.capabilities.reservation_timeout == 4
+
+
+def test_a_driver_that_cannot_set_the_timeout_keeps_its_own() -> None:
+    # misbehave.py declares T=60 and no timeout_settable, and ignores the key it does not know.
+    with ProcessQueue(misbehaving("none"), reservation_timeout=1) as q:
+        assert q.capabilities.reservation_timeout == 60
+        assert q.capabilities.timeout_settable is False
+        assert q.failure is None
+
+
+def test_a_settable_driver_that_answers_another_timeout_is_a_driver_error(
+    tmp_path: Path,
+) -> None:
+    # The template with its hello key ignored: it still declares timeout_settable.
+    script = tmp_path / "ignores_timeout.py"
+    script.write_text(
+        "import sys\n"
+        f"sys.path.insert(0, {str(PYTHON_DRIVER.parent)!r})\n"
+        "import driver\n"
+        "class Ignores(driver.Queue):\n"
+        "    def set_timeout(self, timeout):\n"
+        "        pass\n"
+        "driver.serve(Ignores(60, False), sys.stdin, sys.stdout)\n"
+    )
+    with pytest.raises(DriverError) as raised:
+        ProcessQueue([sys.executable, str(script)], reservation_timeout=1)
+    assert not isinstance(raised.value, DriverDied)  # it never served
+    assert re.search(
+        r"declared timeout_settable but reservation_timeout 60 after hello asked for 1\n",
+        str(raised.value),
+    ), str(raised.value)
+
+
+@pytest.mark.parametrize("bad", [0, -1, float("nan"), float("inf"), True, "1"])
+def test_a_bad_reservation_timeout_is_a_usage_error(bad: Any) -> None:
+    with pytest.raises(UsageError, match=r"^reservation_timeout must be a finite number"):
+        ProcessQueue(python_driver(), reservation_timeout=bad)
+
+
+def test_a_driver_may_refuse_an_unusable_timeout_in_hello() -> None:
+    """What the example drivers answer to a hello whose T they cannot use (the harness never
+    sends one: `ProcessQueue` checks T first)."""
+    hello = json.dumps({"seq": 0, "op": "hello", "protocol": 1, "reservation_timeout": -1})
+    proc = subprocess.run(
+        python_driver(), input=hello + "\n", capture_output=True, text=True, timeout=10, check=True
+    )
+    assert json.loads(proc.stdout) == {
+        "seq": 0,
+        "error": {"message": "reservation_timeout must be a number > 0, got -1"},
+    }
+
+
+# -- a driver that dies after hello: DriverDied ------------------------------------------------
+
+DEATHS = [
+    # (fault, the request it happens on, the op it died on, its exit status)
+    ("exit", "push", "push", 3),
+    ("kill-self", "push", "push", -9),
+    ("crash-after-answer", "reset", "push", 4),
+    ("silent", "push", "push", None),
+    ("partial-line", "reserve", "reserve", None),
+]
+
+
+@pytest.mark.parametrize(
+    ("fault", "on", "op", "status"), [pytest.param(*d, id=f"{d[0]}-on-{d[1]}") for d in DEATHS]
+)
+def test_a_driver_that_dies_after_hello_raises_driver_died(
+    fault: str, on: str, op: str, status: int | None
+) -> None:
+    q = ProcessQueue(misbehaving(fault, on), deadline=0.5)
+    pid = q.pid
+    assert pid is not None
+    with pytest.raises(DriverDied) as raised:
+        drive(q)
+    died = raised.value
+    assert isinstance(died, DriverError)  # what callers that do not care still catch
+    assert (died.op, died.exit_status) == (op, status)
+    assert isinstance(died.stderr_tail, list)
+    assert died.stderr_tail[0] == f"misbehave: pid {pid} fault {fault} on {on}"
+    assert died.stderr_tail == list(q.stderr_tail)
+    assert str(died) == q.failure  # the message is the one a plain DriverError carried
+    assert_reaped(pid)
+    # Sticky, and still a death with the same particulars.
+    with pytest.raises(DriverDied, match="the driver failed earlier") as again:
+        q.reserve(10)
+    assert (again.value.op, again.value.exit_status) == (op, status)
+    assert again.value.stderr_tail == died.stderr_tail
+    q.close()
+
+
+def test_the_python_driver_killed_mid_run_raises_driver_died() -> None:
+    with ProcessQueue(python_driver()) as q:
+        q.reset(0)
+        q.push({"id": "A", "priority": 1}, 0)
+        assert q.pid is not None
+        os.kill(q.pid, 9)
+        with pytest.raises(DriverDied, match=r"was killed by signal 9 before answering") as raised:
+            q.reserve(1)
+        assert raised.value.op == "reserve" and raised.value.exit_status == -9
+        assert "python driver ready (timeout 60 s)" in raised.value.stderr_tail
+
+
+@pytest.mark.parametrize(
+    ("fault", "on", "deadline"),
+    [
+        ("exit-at-start", "hello", 10),  # exits before hello
+        ("exit", "hello", 10),  # exits at hello
+        ("kill-self", "hello", 10),
+        ("silent", "hello", 0.5),  # never answers hello
+        ("garbage", "push", 10),  # after hello, but a protocol break, not a death
+        ("wrong-seq", "reset", 10),
+        ("no-task-wrapper", "push", 10),
+    ],
+)
+def test_a_fault_at_hello_or_a_protocol_break_is_a_plain_driver_error(
+    fault: str, on: str, deadline: float
+) -> None:
+    q = None
+    with pytest.raises(DriverError) as raised:
+        q = ProcessQueue(misbehaving(fault, on), deadline=deadline)
+        drive(q)
+    assert type(raised.value) is DriverError, raised.value
+    assert_reaped(pid_in(str(raised.value)))
+    if q is not None:
+        with pytest.raises(DriverError) as again:
+            q.reserve(10)
+        assert type(again.value) is DriverError
+
+
+def test_a_restart_clears_a_death() -> None:
+    q = ProcessQueue(misbehaving("exit", "push"))
+    try:
+        with pytest.raises(DriverDied):
+            drive(q)
+        q.restart()  # misbehave.py will die at its next push again, but serves until then
+        q.reset(0)
+        assert q.failure is None
+    finally:
+        q.close()
+
+
 def drive(q: ProcessQueue) -> None:
     """Every operation once, in the order the faults' request numbers assume (seq 1..5)."""
     q.reset(0)  # seq 1
@@ -331,21 +544,24 @@ def test_bad_exec_urls(url: str, pattern: str) -> None:
         from_url(url)
 
 
-def test_example_session_in_the_protocol_document_is_what_the_python_driver_answers() -> None:
-    """spec/driver-protocol.md shows a full session; replay its requests, expect its answers."""
+def test_example_sessions_in_the_protocol_document_are_what_the_python_driver_answers() -> None:
+    """spec/driver-protocol.md shows sessions (```jsonl session blocks); replay each one's
+    requests to a fresh driver, expect its answers."""
     text = (ROOT / "spec" / "driver-protocol.md").read_text()
-    block = text.split("```jsonl session", 1)[1].split("```", 1)[0]
-    requests, answers = [], []
-    for line in block.strip().splitlines():
-        arrow, _, payload = line.partition(" ")
-        (requests if arrow == ">" else answers).append(json.loads(payload))
-    proc = subprocess.run(
-        python_driver(),
-        input="".join(json.dumps(r) + "\n" for r in requests),
-        capture_output=True,
-        text=True,
-        timeout=10,
-        check=True,
-    )
-    got = [json.loads(line) for line in proc.stdout.splitlines()]
-    assert got == answers
+    blocks = [part.split("```", 1)[0] for part in text.split("```jsonl session")[1:]]
+    assert len(blocks) == 2  # the full session, and hello asking for a reservation timeout
+    for block in blocks:
+        requests, answers = [], []
+        for line in block.strip().splitlines():
+            arrow, _, payload = line.partition(" ")
+            (requests if arrow == ">" else answers).append(json.loads(payload))
+        proc = subprocess.run(
+            python_driver(),
+            input="".join(json.dumps(r) + "\n" for r in requests),
+            capture_output=True,
+            text=True,
+            timeout=10,
+            check=True,
+        )
+        got = [json.loads(line) for line in proc.stdout.splitlines()]
+        assert got == answers

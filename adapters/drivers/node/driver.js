@@ -7,6 +7,8 @@
 //
 //   mqspec check "exec:node adapters/drivers/node/driver.js"
 //   mqspec check "exec:node adapters/drivers/node/driver.js --tokens --timeout 30"
+//   mqspec check --profile realtime \
+//     "exec:node adapters/drivers/node/driver.js --real-clock --timeout 1"
 //
 // The queue is a lease design, like adapters/memory.py, written for clarity (every Reserve
 // scans the live jobs; O(n) is plenty for the suite):
@@ -17,7 +19,14 @@
 //   now + timeout, so an expired reservation needs no ticker (slack 0);
 // * a job has a pending reservation while now < visibleAt and it holds a reservation token.
 //
-// Time comes from the harness ("now", virtual seconds) when present, else from our own clock.
+// Time: by default the driver declares virtual_time and takes every decision from the
+// harness's "now" (virtual seconds), so a 60 s timeout costs nothing to test; a request without
+// "now" (the real-time profile sends none) falls back to our own clock. With --real-clock it
+// ignores "now" and always reads its own monotonic clock, as a production backend does, and
+// declares virtual_time false, so mqspec judges it on the real clock: give it a short timeout.
+//
+// The reservation timeout T is --timeout (default 60) unless hello carries reservation_timeout:
+// we declare timeout_settable, so we adopt the T the harness asks for, in both time modes.
 
 "use strict";
 
@@ -29,18 +38,33 @@ const TOKEN_KEY = "_mq_token";
 // An error answer: the backend refused (an invalid task, a Delete of a job not reserved).
 class QueueError extends Error {}
 
+// Whether a value is a usable reservation timeout: a finite number of seconds > 0.
+function isTimeout(value) {
+  return typeof value === "number" && Number.isFinite(value) && value > 0;
+}
+
+// Our own clock, in seconds: monotonic (performance.now() never goes back, unlike Date.now()),
+// counted from the start of this process.
+function monotonicSeconds() {
+  return performance.now() / 1000;
+}
+
 function parseArgs(argv) {
-  const options = { timeout: 60, tokens: false };
+  const options = { timeout: 60, tokens: false, realClock: false };
   for (let i = 0; i < argv.length; i++) {
     if (argv[i] === "--tokens") {
       options.tokens = true;
+    } else if (argv[i] === "--real-clock") {
+      options.realClock = true;
     } else if (argv[i] === "--timeout" && i + 1 < argv.length) {
       options.timeout = Number(argv[++i]);
-      if (!(options.timeout > 0) || !Number.isFinite(options.timeout)) {
+      if (!isTimeout(options.timeout)) {
         throw new Error(`--timeout must be a number of seconds > 0, got ${argv[i]}`);
       }
     } else {
-      throw new Error(`unknown argument ${argv[i]} (known: --tokens, --timeout SECONDS)`);
+      throw new Error(
+        `unknown argument ${argv[i]} (known: --tokens, --timeout SECONDS, --real-clock)`,
+      );
     }
   }
   return options;
@@ -76,19 +100,30 @@ function compareKeys(a, b) {
 }
 
 class Queue {
-  constructor(timeout, tokens) {
+  constructor(timeout, tokens, realClock) {
     this.timeout = timeout;
     this.tokens = tokens;
+    this.realClock = realClock;
     this.reservations = 0; // numbers the tokens; never reset, so no token is reused
     this.reset();
+  }
+
+  // Adopt the reservation timeout hello asked for. T is configuration, not state: it holds
+  // for every later reset. A backend whose T is fixed would declare timeout_settable false.
+  setReservationTimeout(timeout) {
+    if (!isTimeout(timeout)) {
+      const shown = JSON.stringify(timeout);
+      throw new QueueError(`reservation_timeout must be a number > 0, got ${shown}`);
+    }
+    this.timeout = timeout;
   }
 
   capabilities() {
     return {
       reservation_timeout: this.timeout,
-      timeout_settable: true, // --timeout
+      timeout_settable: true, // hello's reservation_timeout (or --timeout)
       slack: 0,
-      virtual_time: true,
+      virtual_time: !this.realClock, // with --real-clock the harness sends no "now"
       durable: false,
       reservation_tokens: this.tokens,
       duplicate_ids: "distinct", // a push of a live id queues a second job
@@ -148,12 +183,24 @@ class Queue {
   }
 }
 
+// The time to decide a request at: with --real-clock our own clock whatever the request says,
+// else the harness's "now" when it sent one.
+function clock(queue, request) {
+  if (queue.realClock) return monotonicSeconds();
+  return typeof request.now === "number" ? request.now : monotonicSeconds();
+}
+
 function handle(queue, request) {
-  const now = typeof request.now === "number" ? request.now : performance.now() / 1000;
+  const now = clock(queue, request);
   switch (request.op) {
     case "hello":
       if (request.protocol !== PROTOCOL) {
         throw new QueueError(`this driver speaks protocol ${PROTOCOL}`);
+      }
+      // The harness may choose T; hello comes again after a restart, so it is set again.
+      if (Object.hasOwn(request, "reservation_timeout")) {
+        queue.setReservationTimeout(request.reservation_timeout);
+        process.stderr.write(`node driver: timeout ${queue.timeout} s from hello\n`);
       }
       return { protocol: PROTOCOL, name: "node-example", capabilities: queue.capabilities() };
     case "reset":
@@ -177,12 +224,13 @@ function main() {
   let queue;
   try {
     const options = parseArgs(process.argv.slice(2));
-    queue = new Queue(options.timeout, options.tokens);
+    queue = new Queue(options.timeout, options.tokens, options.realClock);
   } catch (err) {
     process.stderr.write(`node driver: ${err.message}\n`);
     process.exit(2);
   }
-  process.stderr.write(`node driver ready (timeout ${queue.timeout} s)\n`);
+  const mode = queue.realClock ? ", real clock" : "";
+  process.stderr.write(`node driver ready (timeout ${queue.timeout} s${mode})\n`);
   const lines = readline.createInterface({ input: process.stdin, crlfDelay: Infinity });
   lines.on("line", (line) => {
     const request = JSON.parse(line);

@@ -9,6 +9,8 @@ The queue below is a correct in-memory lease design, so the file passes the suit
 
     mqspec check "exec:python3 adapters/drivers/python/driver.py"
     mqspec check "exec:python3 adapters/drivers/python/driver.py --tokens --timeout 30"
+    mqspec check --profile realtime \
+        "exec:python3 adapters/drivers/python/driver.py --real-clock --timeout 1"
 
 To check your own backend, keep `serve` and `main`, and make `Queue` call your backend
 instead (its methods are the contract's operations; each docstring says what the contract
@@ -21,6 +23,16 @@ old place (MQ-RESTORE-2, MQ-RESTORE-3). A job is hidden (delayed, or reserved) u
 ``hidden`` ordered by ``visible_at``, and ``ready`` ordered by the position key. Every
 operation first moves the jobs whose time has come from ``hidden`` to ``ready``: a lease
 design checks the time on every operation, so it needs no ticker and declares slack 0.
+
+Time: by default the driver declares ``virtual_time`` and takes every time decision from the
+``now`` of each request, which is what lets the suite check a 60 s timeout in no time. With
+``--real-clock`` it ignores ``now``, reads its own monotonic clock, as a production backend
+does, and declares ``virtual_time`` false; mqspec then judges it on the real clock whatever
+the profile (the scenarios, as ``--profile realtime`` runs them), so give it a short timeout.
+
+The reservation timeout T is ``--timeout`` (default 60) unless the harness asks for another in
+hello (``reservation_timeout``): the driver declares ``timeout_settable``, so it adopts the T it
+is asked for, in both time modes, and declares it back.
 """
 
 from __future__ import annotations
@@ -28,6 +40,7 @@ from __future__ import annotations
 import argparse
 import heapq
 import json
+import math
 import sys
 import time
 from dataclasses import dataclass
@@ -79,24 +92,43 @@ def task_problem(task: Any) -> str | None:
 class Queue:
     """The backend. Replace the bodies with calls into yours.
 
-    Every method gets ``now``: the harness's virtual time in seconds (never decreasing) when
-    the driver declares ``virtual_time``, so a 60 s reservation timeout costs nothing to test.
-    Take every time decision from it.
+    Every method gets ``now``, in seconds, never decreasing: the harness's virtual time when
+    the driver declares ``virtual_time`` (so a 60 s reservation timeout costs nothing to
+    test), else the driver's own monotonic clock (see `clock`). Take every time decision
+    from it.
     """
 
-    def __init__(self, timeout: float, tokens: bool) -> None:
+    def __init__(self, timeout: float, tokens: bool, real_clock: bool = False) -> None:
         self.timeout = timeout
         self.tokens = tokens
+        self.real_clock = real_clock
         self.reservations = 0  # numbers the tokens; never reset, so a token is never reused
         self.reset(0)
+
+    def set_timeout(self, timeout: Any) -> None:
+        """Adopt the reservation timeout the harness asked for in hello.
+
+        T is configuration, not state: it holds for every later reset. A backend whose T is
+        fixed would skip this and declare ``timeout_settable`` false instead.
+        """
+        # bool is a subclass of int in Python, but true and false are not numbers in JSON.
+        if (
+            isinstance(timeout, bool)
+            or not isinstance(timeout, (int, float))
+            or not math.isfinite(timeout)
+            or timeout <= 0
+        ):
+            raise QueueError(f"reservation_timeout must be a number > 0, got {json.dumps(timeout)}")
+        self.timeout = timeout
 
     def capabilities(self) -> dict[str, Any]:
         """What this queue declares (spec/contract.md, Capabilities). Omitted keys default."""
         return {
             "reservation_timeout": self.timeout,
-            "timeout_settable": True,  # --timeout
+            "timeout_settable": True,  # hello's reservation_timeout (or --timeout)
             "slack": 0,  # a lease design: restores exactly at the deadline
-            "virtual_time": True,
+            # With --real-clock we read our own clock and the harness sends no "now".
+            "virtual_time": not self.real_clock,
             "durable": False,
             "reservation_tokens": self.tokens,
             "duplicate_ids": "distinct",  # a push of a live id queues a second job
@@ -193,16 +225,32 @@ class Queue:
             heapq.heappush(self.ready, (job.key, number))
 
 
+def clock(queue: Queue, request: dict[str, Any]) -> float:
+    """The time to decide ``request`` at, in seconds.
+
+    With ``--real-clock``: our own monotonic clock, whatever the request says (a production
+    backend reads its clock, never the caller's). Otherwise the harness's ``now``, which it
+    sends while we declare ``virtual_time``; the real-time profile runs even a virtual-time
+    driver on the real clock by sending no ``now``, and then our clock is the only one there
+    is. ``time.monotonic`` never goes back, unlike the wall clock.
+    """
+    if queue.real_clock:
+        return time.monotonic()
+    now = request.get("now")
+    return time.monotonic() if now is None else now
+
+
 def handle(queue: Queue, request: dict[str, Any]) -> Any:
     """Run one request; return the ``ok`` result. Raise QueueError for an error answer."""
     op = request["op"]
-    # With virtual_time declared the harness sends "now"; without it, use your own clock.
-    now = request.get("now")
-    if now is None:
-        now = time.monotonic()
+    now = clock(queue, request)
     if op == "hello":
         if request.get("protocol") != PROTOCOL:
             raise QueueError(f"this driver speaks protocol {PROTOCOL}")
+        # The harness may choose T; hello comes again after a restart, so it is set again.
+        if "reservation_timeout" in request:
+            queue.set_timeout(request["reservation_timeout"])
+            print(f"python driver: timeout {queue.timeout:g} s from hello", file=sys.stderr)
         caps = queue.capabilities()
         return {"protocol": PROTOCOL, "name": "python-template", "capabilities": caps}
     if op == "reset":
@@ -239,11 +287,17 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="An mqspec exec: driver (protocol 1).")
     parser.add_argument("--timeout", type=float, default=60, help="reservation timeout, s")
     parser.add_argument("--tokens", action="store_true", help="issue reservation tokens")
+    parser.add_argument(
+        "--real-clock",
+        action="store_true",
+        help="ignore the harness's now and use our own monotonic clock (virtual_time false)",
+    )
     args = parser.parse_args(argv)
-    if not args.timeout > 0:
+    if not (args.timeout > 0 and math.isfinite(args.timeout)):
         parser.error("--timeout must be > 0")
-    print(f"python driver ready (timeout {args.timeout:g} s)", file=sys.stderr)
-    serve(Queue(args.timeout, args.tokens), sys.stdin, sys.stdout)
+    mode = ", real clock" if args.real_clock else ""
+    print(f"python driver ready (timeout {args.timeout:g} s{mode})", file=sys.stderr)
+    serve(Queue(args.timeout, args.tokens, args.real_clock), sys.stdin, sys.stdout)
     return 0  # end of input: the harness is done with us
 
 
