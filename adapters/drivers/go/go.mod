@@ -1,0 +1,3 @@
+module mqspec/driver
+
+go 1.19
