@@ -123,7 +123,7 @@ class MemoryQueue:
         Raises ValueError for an invalid task (MQ-TASK-1), a live duplicate id under the
         ``reject`` policy (MQ-PUSH-2), or a full queue (MQ-PUSH-3); nothing is queued then.
         """
-        problem = task_problem(task)
+        problem = task_problem(task, tokens=self._tokens)
         if problem is not None:
             raise ValueError(problem)
         with self._lock:
@@ -228,6 +228,7 @@ class MemoryQueue:
     # -- internals --------------------------------------------------------------------------
 
     def _clear(self) -> None:
+        self._latest = -math.inf  # a reset starts a new case, whose clock may start anew
         self._hidden: list[tuple[float, int, int, _Job]] = []
         self._visible: list[tuple[tuple[Any, ...], int, _Job]] = []
         # id -> {seq: job}: live jobs by id, in push order (a dict keeps insertion order).
@@ -235,10 +236,19 @@ class MemoryQueue:
         self._live = 0
         self._seq = 0
 
-    @staticmethod
-    def _clock(now: float | None) -> float:
-        # None is the real-time profile: the queue keeps its own clock.
-        return time.monotonic() if now is None else now
+    def _clock(self, now: float | None) -> float:
+        """The time to decide at: ``now``, or the queue's own clock when it is None (the
+        real-time profile), and never earlier than a time already decided at.
+
+        Why the floor: callers on several threads reach the lock in an order they cannot see,
+        so a call may bring a ``now`` older than one another call already used; deciding at it
+        would run the queue clock backwards. Called with the lock held.
+        """
+        t = time.monotonic() if now is None else now
+        if t < self._latest:
+            return self._latest
+        self._latest = t
+        return t
 
     def _advance(self, now: float) -> None:
         """Make visible every hidden job whose visible_at is at or before the cutoff."""

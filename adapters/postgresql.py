@@ -130,7 +130,7 @@ class PostgresQueue:
 
     def push(self, task: Task, now: float | None) -> Task:
         """Queue ``task``; raise ValueError to refuse it (MQ-TASK-1, MQ-PUSH-2, MQ-PUSH-3)."""
-        problem = task_problem(task)
+        problem = task_problem(task, tokens=self._capabilities.reservation_tokens)
         if problem is not None:
             raise ValueError(problem)
         text = encode_task(task)

@@ -187,7 +187,7 @@ class SqliteQueue:
         Refused: an invalid task (MQ-TASK-1), a live id under ``duplicates=reject`` (MQ-PUSH-2),
         a full queue (MQ-PUSH-3). A refused push queues nothing.
         """
-        problem = task_problem(task)
+        problem = task_problem(task, tokens=self._capabilities.reservation_tokens)
         if problem is not None:
             raise ValueError(problem)
         text = _encode(task)

@@ -178,6 +178,9 @@ def _check(url: str, profile: str, seed: int, strict: bool) -> RunResult:
                 click.echo(f"declared: {event.capabilities.to_json()}")
             elif isinstance(event, ScenarioDone):
                 note = f": {event.reason}" if event.status != "pass" and event.reason else ""
+                if len(event.divergences) > 1:
+                    clauses = ", ".join(d.clause.id for d in event.divergences)
+                    note = f": {len(event.divergences)} clauses broken ({clauses})"
                 click.echo(
                     f"  [{elapsed:6.1f}s] scenario {event.scenario.clause.id} "
                     f"{event.scenario.name}: {event.status}{note}"

@@ -39,7 +39,16 @@ from mqspec.conformance.history import History, Operation
 from mqspec.reference.errors import DriverError, MqspecError, UsageError
 from mqspec.reference.types import Failed, Ok, Outcome, Unknown
 
-__all__ = ["call_once", "close_adapter", "drain_queue", "open_clients", "record", "switching"]
+__all__ = [
+    "CallClock",
+    "call_once",
+    "close_adapter",
+    "drain_queue",
+    "open_clients",
+    "record",
+    "serves_one_call_at_a_time",
+    "switching",
+]
 
 Clock = Literal["virtual", "queue"]
 
@@ -127,7 +136,7 @@ def record(
             raise DriverError(f"the adapter failed to reset: {type(err).__name__}: {err}") from err
         books = _Books(clients)
         start = time.monotonic()
-        virtual = mode == "virtual"
+        calls = CallClock(start, mode == "virtual", serves_one_call_at_a_time(adapters[0]))
         weights = (mix[0], mix[0] + mix[1], sum(mix))
         gate = threading.Barrier(clients)
         threads = [
@@ -137,8 +146,7 @@ def record(
                     c,
                     adapters[c],
                     books,
-                    start,
-                    virtual,
+                    calls,
                     random.Random(f"{seed}:{c}"),
                     ops_per_client,
                     weights,
@@ -221,6 +229,47 @@ def close_adapter(adapter: QueueAdapter) -> None:
         raise DriverError(f"the adapter failed to close: {type(err).__name__}: {err}") from err
 
 
+def serves_one_call_at_a_time(adapter: QueueAdapter) -> bool:
+    """Whether ``adapter`` answers one call at a time (an ``exec:`` driver does: one process,
+    requests answered in order), so the recorder can hand it ``now`` in that order."""
+    return bool(getattr(adapter, "serves_one_call_at_a_time", False))
+
+
+class CallClock:
+    """The recorder's clock, and what ``now`` each call is given.
+
+    Times are seconds of `time.monotonic` since ``start``, shared by every client. On the
+    queue clock a call gets ``now=None``. In virtual time a call gets its invocation time, or,
+    for an adapter that serves one call at a time, the time it is dispatched, read under a lock
+    held across the call: the ``now`` values then reach the queue in the order it serves them
+    and never run backwards (the contract's queue clock), while each still lies inside the
+    call's [invoke, complete] window. Handing a serial queue its callers' invocation times
+    instead would make it see time run backwards whenever a call waited for another, and a
+    queue that decides at the ``now`` it is handed, as it may, would then answer in a way no
+    order of the calls explains: a false alarm.
+    """
+
+    def __init__(self, start: float, virtual: bool, serial: bool = False) -> None:
+        self.start = start
+        self.virtual = virtual
+        self._serial = threading.Lock() if virtual and serial else None
+
+    def read(self) -> float:
+        """Seconds since the start."""
+        return time.monotonic() - self.start
+
+    def call(
+        self, adapter: QueueAdapter, kind: str, task: Any, invoke: float
+    ) -> tuple[Outcome, bool]:
+        """Make one call that was invoked at ``invoke``; as `call_once`."""
+        if not self.virtual:
+            return call_once(adapter, kind, task, None)
+        if self._serial is None:
+            return call_once(adapter, kind, task, invoke)
+        with self._serial:
+            return call_once(adapter, kind, task, max(invoke, self.read()))
+
+
 def call_once(
     adapter: QueueAdapter, kind: str, task: Any, now: float | None
 ) -> tuple[Outcome, bool]:
@@ -248,8 +297,7 @@ def _client(
     client: int,
     adapter: QueueAdapter,
     books: _Books,
-    start: float,
-    virtual: bool,
+    clock: CallClock,
     rng: random.Random,
     count: int,
     weights: tuple[float, float, float],
@@ -289,10 +337,10 @@ def _client(
             with books.lock:
                 if books.closed:
                     return
-                invoke = time.monotonic() - start
+                invoke = clock.read()
                 books.in_flight[client] = (kind, task, invoke)
-            outcome, completed = call_once(adapter, kind, task, invoke if virtual else None)
-            complete = time.monotonic() - start
+            outcome, completed = clock.call(adapter, kind, task, invoke)
+            complete = clock.read()
             with books.lock:
                 if books.closed:
                     return

@@ -42,6 +42,7 @@ from mqspec.conformance.results import (
     ScenarioDone,
     SearchDone,
     StatefulDone,
+    Status,
 )
 from mqspec.conformance.scenarios import SCENARIOS, Scenario
 from mqspec.conformance.session import Session
@@ -227,19 +228,48 @@ def check_realtime(caps: Capabilities) -> None:
 def run_scenario(
     adapter: QueueAdapter, item: Scenario, url: str, strict: bool, *, realtime: bool = False
 ) -> ScenarioDone:
-    """Run one scenario on ``adapter``: pass, fail (with the divergence), warn or skip."""
-    reason = item.skip_reason(adapter.capabilities)
+    """Run every case of one scenario on ``adapter``, each in a fresh session.
+
+    Status: ``fail`` when a case broke a clause (every distinct clause broken is kept, so one
+    bug does not hide another), else ``warn`` with the SHOULD findings, else ``pass``; ``skip``
+    when the queue lacks a capability the scenario needs.
+    """
+    caps = adapter.capabilities
+    reason = item.skip_reason(caps)
     if reason:
         return ScenarioDone(item, "skip", reason)
-    session = Session(adapter, strict=strict, url=url, realtime=realtime)
-    try:
-        item.body(session)
-    except ContractViolation as violation:
-        divergence = _divergence(violation, f"scenario {item.name}")
-        return ScenarioDone(item, "fail", violation.finding.message, divergence)
-    if session.warnings:
-        return ScenarioDone(item, "warn", warnings=tuple(session.warnings))
-    return ScenarioDone(item, "pass")
+    divergences: list[Divergence] = []
+    warnings: list[Finding] = []
+    runs = item.runs(caps)
+    clean = 0
+    broken: list[str] = []
+    for label, body in runs:
+        session = Session(adapter, strict=strict, url=url, realtime=realtime)
+        source = f"scenario {item.name}" + (f" [{label}]" if label else "")
+        try:
+            body(session)
+        except ContractViolation as violation:
+            broken.append(label or item.name)
+            if all(d.clause != violation.finding.clause for d in divergences):
+                divergences.append(_divergence(violation, source))
+            continue
+        clean += 1
+        warnings += [w for w in session.warnings if all(w.clause != o.clause for o in warnings)]
+    if divergences:
+        reason = divergences[0].finding.message
+        if len(runs) > 1:
+            reason += f" ({len(broken)} of {len(runs)} cases broken: {', '.join(broken)})"
+        return ScenarioDone(
+            item,
+            "fail",
+            reason,
+            tuple(divergences),
+            tuple(warnings),
+            len(runs),
+            clean,
+        )
+    status: Status = "warn" if warnings else "pass"
+    return ScenarioDone(item, status, "", (), tuple(warnings), len(runs), clean)
 
 
 def _divergence(violation: ContractViolation, source: str) -> Divergence:

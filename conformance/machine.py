@@ -96,10 +96,11 @@ class QueueMachine(RuleBasedStateMachine):
         self.session.push(task)
         return task
 
-    @rule(bad=invalid_tasks)
-    def push_invalid(self, bad: tuple[str, Any]) -> None:
+    @rule(data=st.data())
+    def push_invalid(self, data: st.DataObject) -> None:
         """Every kind of invalid task must be refused and leave the queue unchanged (MQ-TASK-1)."""
-        self.session.push(bad[1])
+        _, bad = data.draw(invalid_tasks(self.session.capabilities), label="invalid task")
+        self.session.push(bad)
 
     # ---------------------------------------------------------------- reserve and delete
 
@@ -121,8 +122,9 @@ class QueueMachine(RuleBasedStateMachine):
 
     @rule(task=pushed)
     def delete_pushed(self, task: dict[str, Any]) -> None:
-        """Delete by the pushed task (no token): a ready, delayed or reserved job, or a gone one."""
-        self.session.delete({"id": task["id"], "priority": task["priority"]})
+        """Delete the task as pushed (no token): a ready, delayed or reserved job, or a gone
+        one. The whole task, as a caller holds it: a queue may find the job by any field."""
+        self.session.delete(task)
 
     @rule(name=st.text(min_size=1, max_size=10))
     def delete_unknown(self, name: str) -> None:

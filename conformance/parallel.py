@@ -36,10 +36,11 @@ from hypothesis.errors import Flaky
 from mqspec.adapters.base import QueueAdapter, Task
 from mqspec.conformance import linearize
 from mqspec.conformance.concurrent import (
-    call_once,
+    CallClock,
     close_adapter,
     drain_queue,
     open_clients,
+    serves_one_call_at_a_time,
     switching,
 )
 from mqspec.conformance.fastcheck import Anomaly, find_anomalies
@@ -72,12 +73,11 @@ __all__ = [
 class _Run:
     """The operations of one run so far, and the call each client has in flight."""
 
-    def __init__(self, clients: int, start: float, virtual: bool) -> None:
+    def __init__(self, clients: int, clock: CallClock) -> None:
         self.lock = threading.Lock()
         self.done: list[Operation] = []
         self.in_flight: list[tuple[str, Any, float] | None] = [None] * clients
-        self.start = start
-        self.virtual = virtual
+        self.clock = clock
         self.closed = False
         self.error: BaseException | None = None
 
@@ -86,10 +86,10 @@ class _Run:
         with self.lock:
             if self.closed:
                 raise _Stop
-            invoke = time.monotonic() - self.start
+            invoke = self.clock.read()
             self.in_flight[client] = (kind, task, invoke)
-        outcome, completed = call_once(adapter, kind, task, invoke if self.virtual else None)
-        complete = time.monotonic() - self.start
+        outcome, completed = self.clock.call(adapter, kind, task, invoke)
+        complete = self.clock.read()
         with self.lock:
             if self.closed:
                 raise _Stop
@@ -111,20 +111,19 @@ class _Stop(Exception):
     """The run's timeout passed: the client stops without recording."""
 
 
-def _branch(run: _Run, client: int, adapter: QueueAdapter, steps: tuple[Step, ...]) -> None:
+def _branch(
+    run: _Run, client: int, adapter: QueueAdapter, program: Program, steps: tuple[Step, ...]
+) -> None:
     held: list[Task] = []
     for s in steps:
         if isinstance(s, Push):
-            task: dict[str, Any] = {"id": s.id, "priority": s.priority}
-            if s.delay:
-                task["delay"] = s.delay
-            run.call(client, adapter, "push", task)
+            run.call(client, adapter, "push", s.task())
         elif isinstance(s, Reserve):
             got = run.call(client, adapter, "reserve", None)
             if isinstance(got, dict) and isinstance(got.get("id"), str):
                 held.append(got)
         elif s.id is not None:
-            run.call(client, adapter, "delete", {"id": s.id})
+            run.call(client, adapter, "delete", program.pushed_task(s.id))
         elif held:
             run.call(client, adapter, "delete", held.pop())
 
@@ -159,14 +158,15 @@ def run_program(
         first.reset(0.0 if virtual else None)
     except Exception as err:
         raise DriverError(f"the adapter failed to reset: {type(err).__name__}: {err}") from err
-    run = _Run(len(program.branches), time.monotonic(), virtual)
-    _branch(run, 0, first, program.prefix)
+    clock = CallClock(time.monotonic(), virtual, serves_one_call_at_a_time(first))
+    run = _Run(len(program.branches), clock)
+    _branch(run, 0, first, program, program.prefix)
     gate = threading.Barrier(len(program.branches))
 
     def branch(client: int) -> None:
         try:
             gate.wait(timeout)
-            _branch(run, client, adapters[client], program.branches[client])
+            _branch(run, client, adapters[client], program, program.branches[client])
         except (_Stop, threading.BrokenBarrierError):
             return
         except BaseException as err:  # a DriverError (or a bug): re-raised below
@@ -208,7 +208,7 @@ def run_program(
         horizon = caps.reservation_timeout + delay + caps.slack
         mode = "virtual" if virtual else "queue"
         operations += drain_queue(
-            first, operations, run.start, mode, horizon, len(program.branches)
+            first, operations, clock.start, mode, horizon, len(program.branches)
         )
     operations.sort(key=lambda o: (o.invoke, o.client))
     meta = {"program": program.render(), "adapter": type(first).__name__}
@@ -220,16 +220,34 @@ def run_program(
     )
 
 
-def judge(history: History, budget: float) -> tuple[tuple[Anomaly, ...], linearize.Result | None]:
-    """The fast checker's anomalies, and the exact checker's verdict when there are none.
+def judge(history: History, budget: float) -> tuple[tuple[Anomaly, ...], linearize.Result]:
+    """The fast checker's anomalies, confirmed, and the exact checker's verdict.
 
-    The exact search is skipped when the fast checker already found a certain anomaly (it
-    could only confirm it).
+    A history fails only where no linearization explains it. The fast checker is the cheap
+    first look and names the operations involved; the exact search decides. So anomalies come
+    back only with a `NotLinearizable` verdict. When the search finds a witness, the fast
+    checker was wrong and nothing is reported as a failure; when it cannot decide within its
+    budget, the verdict is an `Unknown` saying the finding is unconfirmed, which is counted
+    and reported, never a failure. A search that found no linearization among the instants it
+    tries, in a history that is not time-separated, confirms the fast checker's finding (whose
+    argument holds at any instants), and its failure comes back as the verdict.
     """
     anomalies = find_anomalies(history)
-    if anomalies:
-        return anomalies, None
-    return (), linearize.check(history, budget=budget)
+    verdict = linearize.check(history, budget=budget)
+    if not anomalies or isinstance(verdict, linearize.NotLinearizable):
+        return anomalies, verdict
+    if isinstance(verdict, linearize.Unknown) and verdict.failure is not None:
+        # The search found no linearization at any instant that matters; it answers Unknown
+        # only because thresholds fall inside windows (not time-separated). The fast
+        # checker's argument holds on any instants, so the two agree: confirmed.
+        return anomalies, verdict.failure
+    named = ", ".join(sorted({a.clause.id for a in anomalies}))
+    if isinstance(verdict, linearize.Linearizable):
+        # A witness refutes the finding: a fast-checker bug, shown rather than failed on.
+        why = f"fast checker finding ({named}) refuted by a linearization"
+    else:
+        why = f"fast checker finding ({named}) unconfirmed: {verdict.reason}"
+    return (), linearize.Unknown(why, verdict.nodes)
 
 
 @attrs.frozen(kw_only=True)
@@ -239,8 +257,9 @@ class ParallelResult:
     Attributes:
         program: the smallest failing program seen (after shrinking), or None.
         history: a failing history of that program, or None.
-        anomalies: the fast checker's anomalies in ``history`` (indices into it).
-        verdict: the exact checker's `NotLinearizable` when it found the failure, else None.
+        anomalies: the fast checker's anomalies in ``history`` (indices into it), each
+            confirmed by the exact checker.
+        verdict: the exact checker's `NotLinearizable` for the failure, else None.
         programs: programs run; histories: histories recorded and checked; operations: the
             operations in them.
         unknown: (reason, count) of the exact checker's `Unknown` verdicts (not failures).

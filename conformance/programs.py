@@ -28,6 +28,13 @@ class Push:
     priority: int = 0
     delay: int = 0
 
+    def task(self) -> dict[str, Any]:
+        """The task this step pushes."""
+        task: dict[str, Any] = {"id": self.id, "priority": self.priority}
+        if self.delay:
+            task["delay"] = self.delay
+        return task
+
     def render(self) -> str:
         """``push('j0', priority=1, delay=2)``."""
         delay = f", delay={self.delay}" if self.delay else ""
@@ -45,8 +52,9 @@ class Reserve:
 
 @attrs.frozen
 class Delete:
-    """Delete ``id`` (a pushed id, without token), or with ``id`` None the task this branch
-    reserved last and has not deleted yet (token included); skipped when there is none."""
+    """Delete the task pushed as ``id`` (as pushed, without token), or with ``id`` None the task
+    this branch reserved last and has not deleted yet (token included); skipped when there is
+    none."""
 
     id: str | None = None
 
@@ -69,6 +77,14 @@ class Program:
     def size(self) -> int:
         """The number of steps in all."""
         return len(self.prefix) + sum(len(b) for b in self.branches)
+
+    def pushed_task(self, ident: str) -> dict[str, Any]:
+        """The task the program pushes as ``ident``, as a Delete of that id sends it: a caller
+        holds the whole task, never a bare id (a queue may find the job by any field)."""
+        for s in steps(self):
+            if isinstance(s, Push) and s.id == ident:
+                return s.task()
+        return {"id": ident, "priority": 0}  # never pushed: still a valid task with the id
 
     def render(self) -> str:
         """One line for the prefix and one per branch, each step as a call."""

@@ -118,11 +118,21 @@ class RunStarted:
 
 @attrs.frozen
 class ScenarioDone:
+    """A scenario has run. ``divergences``: one per distinct clause its cases broke, first
+    found first; ``cases``/``clean``: cases run, and cases that ran to their end unbroken."""
+
     scenario: Scenario
     status: Status
     reason: str = ""
-    divergence: Divergence | None = None
+    divergences: tuple[Divergence, ...] = ()
     warnings: tuple[Finding, ...] = ()
+    cases: int = 0
+    clean: int = 0
+
+    @property
+    def divergence(self) -> Divergence | None:
+        """The first divergence, or None."""
+        return self.divergences[0] if self.divergences else None
 
 
 @attrs.frozen

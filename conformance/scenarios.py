@@ -5,47 +5,68 @@ the clause it exercises and, where it needs one, the capability it depends on; a
 capability the adapter does not declare is skipped with that reason, never reported as passing.
 Scenarios only drive a `Session`; the model judges every answer, so a scenario states *what to
 do*, and the contract decides what is allowed (including every freedom the spec grants).
+
+A scenario may have several cases (``cases=``): each runs in a fresh `Session` (the queue is
+reset in between), so a bug one case meets does not hide the bug another case would meet, and
+the engine reports every distinct clause the scenario breaks, not only the first.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import attrs
 
 from mqspec.conformance.session import Session
-from mqspec.conformance.strategies import INVALID_TASKS
+from mqspec.conformance.strategies import invalid_tasks_for
 from mqspec.reference.clauses import Clause, clause
 from mqspec.reference.errors import UsageError
 from mqspec.reference.types import Capabilities, Ok
 
 __all__ = ["SCENARIOS", "Scenario", "scenario"]
 
-Body = Callable[[Session], None]
+Body = Callable[..., None]
+"""``body(session)``, or ``body(session, case)`` for a scenario with cases."""
 Need = Callable[[Capabilities], str | None]
+Cases = Callable[[Capabilities], Sequence[tuple[str, Any]]]
+"""The (label, value) cases of a scenario for a queue declaring these capabilities."""
 
 
 @attrs.frozen
 class Scenario:
-    """A named, deterministic case that exercises one clause."""
+    """A named, deterministic case (or set of cases) that exercises one clause."""
 
     clause: Clause
     name: str
     body: Body
     need: Need | None = None
+    cases: Cases | None = None
 
     def skip_reason(self, caps: Capabilities) -> str | None:
         """Why this scenario cannot run against a queue declaring ``caps``, or None."""
         return self.need(caps) if self.need else None
+
+    def runs(self, caps: Capabilities) -> list[tuple[str, Callable[[Session], None]]]:
+        """The (label, run) of each case against a queue declaring ``caps``; one unlabelled
+        case for a scenario without cases. Each run gets a fresh session."""
+        if self.cases is None:
+            return [("", self.body)]
+        body = self.body
+        return [(label, lambda s, value=value: body(s, value)) for label, value in self.cases(caps)]
 
 
 SCENARIOS: list[Scenario] = []
 """Every registered scenario, in catalogue order of their clauses."""
 
 
-def scenario(clause_id: str, need: Need | None = None) -> Callable[[Body], Body]:
+def scenario(
+    clause_id: str, need: Need | None = None, cases: Cases | None = None
+) -> Callable[[Body], Body]:
     """Register the decorated function as the scenario of ``clause_id``.
+
+    With ``cases``, the function takes ``(session, value)`` and runs once per case, each in a
+    fresh session.
 
     Raises:
         UsageError: another scenario already has the same name.
@@ -54,7 +75,7 @@ def scenario(clause_id: str, need: Need | None = None) -> Callable[[Body], Body]
     def register(body: Body) -> Body:
         if any(s.name == body.__name__ for s in SCENARIOS):
             raise UsageError(f"scenario {body.__name__!r} is registered twice")
-        SCENARIOS.append(Scenario(clause(clause_id), body.__name__, body, need))
+        SCENARIOS.append(Scenario(clause(clause_id), body.__name__, body, need, cases))
         return body
 
     return register
@@ -84,34 +105,54 @@ def _needs_capacity(caps: Capabilities) -> str | None:
     return None if caps.max_jobs is not None else "the queue declares no capacity (max_jobs)"
 
 
+def _fixed(*cases: tuple[str, Any]) -> Cases:
+    return lambda _caps: cases
+
+
 # ---------------------------------------------------------------- TASK
 
 
-@scenario("MQ-TASK-1")
-def invalid_tasks_are_refused(s: Session) -> None:
-    for _, bad in INVALID_TASKS:
-        s.push(bad)
+@scenario("MQ-TASK-1", cases=invalid_tasks_for)
+def invalid_tasks_are_refused(s: Session, bad: Any) -> None:
+    # One invalid kind per case: a queue that accepts one kind must not hide another.
+    s.push(bad)
+    s.push(_task("valid-after"))  # the refusal left the queue usable, and queued nothing
     s.drain()
 
 
-@scenario("MQ-TASK-2")
-def fields_round_trip(s: Session) -> None:
-    s.push(
-        _task(
-            "fn-task",
-            2,
-            app_name="myapp",
-            path="/hello",
-            image="fnproject/hello:0.0.1",
-            payload='{"name": "Zoë"} ✓ 🚀',
-            timeout=30,
-            memory=256,
-            env_vars={"FN_FORMAT": "default", "EMPTY": ""},
-            extra=[None, True, 0, -(2**53), 2**53, 1.5, -0.25, {"nested": {"deep": ["x"]}}],
-        )
-    )
-    s.push(_task("big", 1, payload="é" * 32768))
-    s.reserve()
+_FN_TASK = _task(
+    "fn-task",
+    2,
+    app_name="myapp",
+    path="/hello",
+    image="fnproject/hello:0.0.1",
+    payload='{"name": "Zoë"} ✓ 🚀',
+    timeout=30,
+    memory=256,
+    env_vars={"FN_FORMAT": "default", "EMPTY": ""},
+    extra=[None, True, 0, -(2**53), 2**53, 1.5, -0.25, {"nested": {"deep": ["x"]}}],
+)
+
+# Payloads just past the size limits stores commonly have: 32 Ki and 64 Ki, counted in
+# characters and in UTF-8 bytes ("é" is two bytes), and 1 MiB.
+_KI = 1024
+PAYLOAD_SIZES: tuple[tuple[str, str], ...] = (
+    ("32 Ki characters + 1", "x" * (32 * _KI + 1)),
+    ("32 Ki UTF-8 bytes + 2", "é" * (16 * _KI + 1)),
+    ("64 Ki characters + 1", "x" * (64 * _KI + 1)),
+    ("64 Ki UTF-8 bytes + 2", "é" * (32 * _KI + 1)),
+    ("1 MiB characters", "x" * (1024 * _KI)),
+)
+
+
+@scenario(
+    "MQ-TASK-2",
+    cases=_fixed(
+        ("fn's task fields", _FN_TASK), *((n, _task("big", 1, payload=p)) for n, p in PAYLOAD_SIZES)
+    ),
+)
+def fields_round_trip(s: Session, task: dict[str, Any]) -> None:
+    s.push(task)
     s.reserve()
     s.drain()
 
@@ -282,22 +323,33 @@ def delete_pending_removes(s: Session) -> None:
     s.drain()
 
 
-@scenario("MQ-DELETE-2")
-def delete_without_reservation_fails(s: Session) -> None:
-    s.push(_task("ready"))
-    s.push(_task("delayed", 1, delay=2))
-    s.delete(_task("ready"))
-    s.delete(_task("delayed", 1, delay=2))
-    task = _reserved(s)
-    s.advance(s.capabilities.reservation_timeout + s.capabilities.slack)
-    if task is not None:
+@scenario(
+    "MQ-DELETE-2",
+    cases=_fixed(("a ready job", "ready"), ("a delayed job", "delayed"), ("expired", "expired")),
+)
+def delete_without_reservation_fails(s: Session, which: str) -> None:
+    if which == "ready":
+        task = _task("ready")
+        s.push(task)
+        s.delete(task)  # the task as pushed: it was never reserved
+    elif which == "delayed":
+        task = _task("delayed", 1, delay=2)
+        s.push(task)
         s.delete(task)
+    else:
+        s.push(_task("expired"))
+        reserved = _reserved(s)
+        s.advance(s.capabilities.reservation_timeout + s.capabilities.slack)
+        if reserved is not None:
+            s.delete(reserved)
     s.drain()
 
 
-@scenario("MQ-DELETE-3")
-def delete_absent_succeeds(s: Session) -> None:
-    s.delete(_task("never-pushed"))
+@scenario("MQ-DELETE-3", cases=_fixed(("never pushed", "never"), ("deleted twice", "twice")))
+def delete_absent_succeeds(s: Session, which: str) -> None:
+    if which == "never":
+        s.delete(_task("never-pushed"))
+        return
     s.push(_task("once"))
     task = _reserved(s)
     if task is not None:

@@ -10,7 +10,18 @@ from typing import Any
 
 from hypothesis import strategies as st
 
-__all__ = ["INVALID_TASKS", "delays", "invalid_tasks", "json_values", "opaque_fields", "priorities"]
+from mqspec.reference.types import Capabilities
+
+__all__ = [
+    "INVALID_TASKS",
+    "TOKEN_QUEUE_INVALID_TASKS",
+    "delays",
+    "invalid_tasks",
+    "invalid_tasks_for",
+    "json_values",
+    "opaque_fields",
+    "priorities",
+]
 
 MAX_SAFE_INT = 2**53
 
@@ -75,7 +86,22 @@ INVALID_TASKS: list[tuple[str, Any]] = [
     ("fractional delay", {"id": "bad-df", "priority": 1, "delay": 2.5}),
     ("delay is a string", {"id": "bad-ds", "priority": 1, "delay": "5"}),
     ("delay is a boolean", {"id": "bad-db", "priority": 1, "delay": True}),
-    ("carries the reserved key _mq_token", {"id": "bad-tk", "priority": 1, "_mq_token": "x"}),
 ]
 
-invalid_tasks = st.sampled_from(INVALID_TASKS)
+TOKEN_QUEUE_INVALID_TASKS: list[tuple[str, Any]] = [
+    ("carries the reserved key _mq_token", {"id": "bad-tk", "priority": 1, "_mq_token": "x"}),
+]
+"""Invalid only for a queue that declares reservation tokens: the key is reserved there, and
+opaque everywhere else, so the harness sends it to token queues only (MQ-TASK-1)."""
+
+
+def invalid_tasks_for(caps: Capabilities) -> list[tuple[str, Any]]:
+    """Every kind of invalid task for a queue declaring ``caps``."""
+    if caps.reservation_tokens:
+        return INVALID_TASKS + TOKEN_QUEUE_INVALID_TASKS
+    return INVALID_TASKS
+
+
+def invalid_tasks(caps: Capabilities) -> st.SearchStrategy[tuple[str, Any]]:
+    """A strategy for (why, task) pairs of the invalid tasks of a queue declaring ``caps``."""
+    return st.sampled_from(invalid_tasks_for(caps))

@@ -53,8 +53,8 @@ def test_scenario(
     done = run_scenario(adapter, item, url, strict, realtime=realtime)
     if done.status == "skip":
         pytest.skip(f"{item.clause.id}: {done.reason}")
-    if done.divergence is not None:
-        pytest.fail(render_divergence(done.divergence), pytrace=False)
+    if done.divergences:
+        pytest.fail("\n\n".join(map(render_divergence, done.divergences)), pytrace=False)
     _warn(done.warnings)
 
 

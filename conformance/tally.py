@@ -57,25 +57,20 @@ class Tally:
             self.concurrency(done)
 
     def scenario(self, item: Scenario, done: ScenarioDone) -> None:
-        if done.divergence is not None:
-            divergence = done.divergence
+        for finding in done.warnings:
+            self._warn(Divergence(finding, f"scenario {item.name}", None))
+        for divergence in done.divergences:
             self._diverge(divergence)
             self._mark(divergence.clause.id, "fail", divergence.finding.message)
-            if divergence.clause.id != item.clause.id:
-                # The scenario stopped on another clause before it finished: its own clause was
-                # not fully judged, so it must not read as a pass.
-                self._mark(
-                    item.clause.id,
-                    "skip",
-                    f"scenario {item.name} stopped early on {divergence.clause.id}",
-                )
-            return
-        if done.status == "warn":
-            for finding in done.warnings:
-                self._warn(Divergence(finding, f"scenario {item.name}", None))
+        if done.status == "skip":
+            self._mark(item.clause.id, "skip", done.reason)
+        elif done.clean:
             self._mark(item.clause.id, "pass", f"scenario {item.name} ran")
-            return
-        self._mark(item.clause.id, done.status, done.reason or f"scenario {item.name} ran")
+        elif all(d.clause.id != item.clause.id for d in done.divergences):
+            # Every case stopped on another clause before it finished: this clause was not
+            # fully judged, so it must not read as a pass.
+            others = ", ".join(sorted({d.clause.id for d in done.divergences}))
+            self._mark(item.clause.id, "skip", f"scenario {item.name} stopped early on {others}")
 
     def stateful(self, done: StatefulDone) -> None:
         if done.divergence is not None:

@@ -284,9 +284,17 @@ class QueueState:
 
     # ---------------------------------------------------------------- push
 
+    def _body(self, returned: dict[str, Any]) -> dict[str, Any]:
+        """The task part of a returned task: without its token where the queue issues tokens.
+
+        A queue that declares no tokens may carry ``_mq_token`` as an opaque field, which must
+        then round-trip like any other (MQ-TASK-1, MQ-TASK-2).
+        """
+        return without_token(returned) if self.caps.reservation_tokens else returned
+
     def push(self, uid: int, task: Any, outcome: Outcome) -> Step | Finding:
         """Check a Push of ``task`` that answered ``outcome``; ``uid`` names the job it adds."""
-        problem = task_problem(task)
+        problem = task_problem(task, tokens=self.caps.reservation_tokens)
         if problem is not None:
             if isinstance(outcome, Ok):
                 return Finding(
@@ -333,7 +341,7 @@ class QueueState:
                 observed="ok",
             )
         returned = outcome.value
-        if not isinstance(returned, dict) or not _same_json(without_token(returned), task):
+        if not isinstance(returned, dict) or not _same_json(self._body(returned), task):
             return Finding(
                 PUSH_SUCCEEDS,
                 f"push of {task['id']!r} returned a task different from the one pushed",
@@ -381,15 +389,16 @@ class QueueState:
                 expected=self._describe_allowed(),
                 observed=repr(returned),
             )
-        token = returned.get(TOKEN_KEY)
-        if self.caps.reservation_tokens and not isinstance(token, str):
+        tokens = self.caps.reservation_tokens
+        token = returned.get(TOKEN_KEY) if tokens else None
+        if tokens and not isinstance(token, str):
             return Finding(
                 TOKEN_MISSING,
                 f"reserve returned {returned['id']!r} without a string {TOKEN_KEY!r}",
                 expected=f"a task with a string {TOKEN_KEY!r}",
                 observed=repr(returned),
             )
-        body = without_token(returned)
+        body = self._body(returned)
         uids = self.by_id.get(returned["id"])
         if not uids:
             came_back = returned["id"] in self.acked_before_restart
@@ -612,9 +621,46 @@ class QueueState:
     # ---------------------------------------------------------------- delete
 
     def delete(self, task: dict[str, Any], outcome: Outcome) -> Step | Finding:
-        """Check a Delete of ``task``: by ``id``, and by ``_mq_token`` where tokens are declared."""
+        """Check a Delete of ``task``: by ``id``, and by ``_mq_token`` where tokens are declared.
+
+        A queue may locate the job by any field of the task it is given (MQ-DELETE-1), so when
+        live jobs share the id but not the rest of the task, two lookups are allowed: by id
+        (every live job with the id), or by the whole task (only the jobs pushed as exactly
+        this task). The answer stands if either explains it, and each that does is followed.
+        """
+        uids = self.by_id.get(task["id"])
+        if uids:
+            body = self._body(task)
+            jobs = self.jobs
+            exact = [u for u in uids if _same_json(jobs[u].task, body)]
+            if len(exact) < len(uids):
+                return self._delete_either(task, outcome, exact)
+        return self._delete_among(task, outcome, uids)
+
+    def _delete_either(
+        self, task: dict[str, Any], outcome: Outcome, exact: list[int]
+    ) -> Step | Finding:
+        """`delete` where looking up by id and by the whole task find different jobs."""
+        by_id = self.copy()
+        first = by_id._delete_among(task, outcome, by_id.by_id.get(task["id"]))
+        by_task = self.copy()
+        second = by_task._delete_among(task, outcome, exact)
+        if isinstance(first, Finding) and isinstance(second, Finding):
+            return first
+        successors: list[QueueState] = []
+        warnings: list[Finding | None] = []
+        for found in (first, second):
+            if not isinstance(found, Finding):
+                successors += found[0]
+                warnings.append(found[1])
+        warning = warnings[0] if all(w is not None for w in warnings) else None
+        return successors, warning
+
+    def _delete_among(
+        self, task: dict[str, Any], outcome: Outcome, uids: list[int] | None
+    ) -> Step | Finding:
+        """`delete` with the lookup finding the live jobs ``uids`` (None or empty: none)."""
         ident = task["id"]
-        uids = self.by_id.get(ident)
         if not uids:
             if isinstance(outcome, Failed):
                 return Finding(
@@ -627,7 +673,7 @@ class QueueState:
         now = self.now
         slack = self.caps.slack
         tokens = self.caps.reservation_tokens
-        token = task.get(TOKEN_KEY)
+        token = task.get(TOKEN_KEY) if tokens else None
         # Live jobs with the id: reserved (held), by this caller (holders), with a reservation
         # pending or inside its slack window (maybe). One loop rather than four comprehensions.
         held: list[Job] = []

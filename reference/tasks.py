@@ -16,12 +16,13 @@ def _is_integer(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 
 
-def task_problem(task: Any) -> str | None:
+def task_problem(task: Any, *, tokens: bool = False) -> str | None:
     """Return what is wrong with ``task``, or None when it is a valid task.
 
-    A valid task is a JSON object with ``id`` (non-empty string), ``priority`` (0, 1 or 2),
-    optionally ``delay`` (integer seconds >= 0), and no ``_mq_token`` key; every other field is
-    opaque. The messages are the ones the spec quotes.
+    A valid task is a JSON object with ``id`` (non-empty string), ``priority`` (0, 1 or 2) and
+    optionally ``delay`` (integer seconds >= 0); every other field is opaque. For a queue that
+    declares reservation tokens (``tokens``), the ``_mq_token`` key is reserved and a task that
+    carries it is invalid; for any other queue that key is as opaque as the rest (MQ-TASK-1).
     """
     if not isinstance(task, dict):
         return f"task is not a JSON object: {type(task).__name__}"
@@ -42,6 +43,6 @@ def task_problem(task: Any) -> str | None:
         return f"task delay is not an integer: {delay!r}"
     if delay < 0:
         return f"task delay is negative: {delay!r}"
-    if TOKEN_KEY in task:
+    if tokens and TOKEN_KEY in task:
         return f"task carries the reserved key {TOKEN_KEY!r}"
     return None

@@ -180,7 +180,7 @@ def test_a_mutant_diverges_with_a_transcript_MQ_RESERVE_1():
     for done in failed.values():
         assert done.reason
         assert done.divergence is not None
-        assert done.divergence.source == f"scenario {done.scenario.name}"
+        assert done.divergence.source.startswith(f"scenario {done.scenario.name}")
         assert done.divergence.transcript.steps
     own = failed["empty_is_null"].divergence
     assert own.clause.id == "MQ-RESERVE-1"

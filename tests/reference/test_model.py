@@ -164,11 +164,40 @@ def test_distinct_duplicates_delete_branches_MQ_PUSH_2() -> None:
     model.push(second, 0, Ok(second))
     model.reserve(0, Ok(first))
     model.reserve(0, Ok(second))
-    assert model.delete({"id": "same"}, 1, Ok()).allowed
-    assert model.worlds == 2  # either reservation was acknowledged
-    assert model.delete({"id": "same"}, 1, Ok()).allowed
-    assert model.worlds == 1
+    # By id, the Delete acknowledges either reservation; by the whole task, the first one.
+    assert model.delete(first, 1, Ok()).allowed
+    assert model.worlds == 2
+    assert model.delete(second, 1, Ok()).allowed
+    assert model.live_count() == (0, 1)  # by id twice, the first job may still be live
+    assert model.reserve(100, Ok(None), final=True).allowed  # the drain narrows it
     assert model.live_count() == (0, 0)
+
+
+def test_delete_may_locate_the_job_by_any_field_MQ_DELETE_1() -> None:
+    """fn's Bolt queue finds a job by its priority and id: a Delete of a task whose priority
+    differs from the live job's finds nothing, and succeeds as for an absent job."""
+    model = Model(Capabilities(duplicate_ids="distinct"))
+    old = {"id": "A", "priority": 1}
+    new = {"id": "A", "priority": 2}
+    model.push(old, 0, Ok(old))
+    model.reserve(0, Ok(old))
+    model.delete(old, 1, Ok())
+    model.push(new, 2, Ok(new))
+    model.reserve(2, Ok(new))
+    assert model.delete(old, 3, Ok()).allowed  # by id: acknowledges A; by task: absent
+    assert model.worlds == 2
+    assert model.reserve(200, Ok(new), final=True).allowed  # it was absent: A is still live
+    assert model.worlds == 1
+
+
+def test_delete_by_id_of_the_wrong_job_still_judged_MQ_DELETE_2() -> None:
+    """Neither lookup lets a Delete succeed on the very task it names while that job is not
+    reserved."""
+    model = Model(Capabilities())
+    task = {"id": "A", "priority": 1}
+    model.push(task, 0, Ok(task))
+    verdict = model.delete(task, 1, Ok())
+    assert verdict.violation is not None and verdict.violation.clause.id == "MQ-DELETE-2"
 
 
 def test_too_many_worlds_is_inconclusive_not_a_failure() -> None:

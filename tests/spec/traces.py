@@ -498,7 +498,10 @@ def _task_to_delete(run: _Run, step: Step) -> dict[str, Any]:
                 f"{step.ident}#{step.which}: only {len(taken)} Reserve(s) returned {step.ident}",
             )
         return taken[step.which - 1]
-    return taken[-1] if taken else {"id": step.ident}
+    if taken:
+        return taken[-1]
+    # Never reserved: the task as pushed, or a valid task with that id (Delete gets a task).
+    return copy.deepcopy(run.pushed.get(step.ident, {"id": step.ident, "priority": 1}))
 
 
 def _check(trace: Trace, step: Step, result: Result, verdict: Verdict) -> None:
