@@ -117,13 +117,22 @@ FaultMutant = tuple[str, Callable[[], QueueAdapter], frozenset[str]]
 
 FAULT_MUTANTS: tuple[FaultMutant, ...] = (
     # A lost job is flagged where the model first misses it: in the drain (MQ-LOSS-1, the
-    # minimal program), as a ready job a Reserve did not return (MQ-READY-1), or, with other
-    # jobs about, as one that should have come out first.
+    # minimal program), as a ready job a Reserve did not return (MQ-READY-1), as a restored
+    # job that never came back (MQ-RESTORE-1), or, with other jobs about, as one that should
+    # have come out first.
     (
         "pop-before-record",
         PopBeforeRecord,
         frozenset(
-            {"MQ-LOSS-1", "MQ-LOSS-2", "MQ-RESTORE-2", "MQ-ORDER-1", "MQ-ORDER-2", "MQ-READY-1"}
+            {
+                "MQ-LOSS-1",
+                "MQ-LOSS-2",
+                "MQ-RESTORE-1",
+                "MQ-RESTORE-2",
+                "MQ-ORDER-1",
+                "MQ-ORDER-2",
+                "MQ-READY-1",
+            }
         ),
     ),
     (

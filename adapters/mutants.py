@@ -12,6 +12,8 @@ models. Never use these as queues.
 from __future__ import annotations
 
 import heapq
+import os
+import sys
 from collections.abc import Callable
 from typing import Any
 
@@ -316,6 +318,69 @@ class ForgetfulDurable(MemoryQueue):
         return attrs.evolve(super().capabilities, durable=True)
 
 
+class TruncatesAt32Ki(MemoryQueue):
+    """Strings are stored in a column of 32,767 characters: longer ones come back cut, while
+    Push answers with the task it was given (a VARCHAR(32767) or a 32 Ki text limit)."""
+
+    def push(self, task: Task, now: float | None) -> Task:
+        out = super().push(task, now)
+        if isinstance(task, dict):
+            newest = max(self._index[task["id"]].values(), key=lambda job: job.seq)
+            newest.task = _cut_strings(newest.task, 32767)
+        return out
+
+
+def _cut_strings(value: Any, limit: int) -> Any:
+    if isinstance(value, str):
+        return value[:limit]
+    if isinstance(value, dict):
+        return {k: _cut_strings(v, limit) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_cut_strings(v, limit) for v in value]
+    return value
+
+
+class DeleteFailsNearDeadline(MemoryQueue):
+    """Delete refuses a reservation in its last second, as if it had already expired (a
+    deadline compared in whole seconds, or a clock skew margin taken off the lease)."""
+
+    def delete(self, task: Task, now: float | None) -> None:
+        with self._lock:
+            t = self._clock(now)
+            for job in self._index.get(task.get("id"), {}).values():
+                if job.deadline is not None and job.deadline - 1 <= t < job.deadline:
+                    raise LookupError(f"cannot delete job {task['id']!r}: reservation expired")
+        super().delete(task, now)
+
+
+class DiesAfterBurst(MemoryQueue):
+    """The process dies when three or more delayed jobs fall due together, as fn's memory
+    queue's ticker goroutine panicked after a burst of due jobs, taking every job with it.
+    Served in a process of its own (`dies_after_burst`), since the death is the bug."""
+
+    def _advance(self, now: float) -> None:
+        due = sum(
+            1
+            for at, _, gen, job in self._hidden
+            if at <= now and gen == job.gen and job.live and job.token is None
+        )
+        if due >= 3:
+            sys.stderr.write(f"panic: {due} delayed jobs due at once: index out of range\n")
+            sys.stderr.flush()
+            os._exit(2)
+        super()._advance(now)
+
+
+def dies_after_burst() -> QueueAdapter:
+    """The process dies when three or more delayed jobs fall due together, as fn's memory
+    queue's ticker goroutine panicked after a burst of due jobs, taking every job with it.
+    The queue is `DiesAfterBurst`, served over the driver protocol by the generic host."""
+    from mqspec.adapters.process import ProcessQueue
+
+    url = "py:mqspec.adapters.mutants:DiesAfterBurst"
+    return ProcessQueue([sys.executable, "-m", "mqspec.adapters.host", url])
+
+
 class EmptyIsError(MemoryQueue):
     """An empty queue raises instead of answering null (fn's bolt returned 'no job')."""
 
@@ -372,9 +437,15 @@ class Mutant:
 
     @property
     def doc(self) -> str:
-        """The first paragraph of the queue class's docstring, on one line."""
-        queue = self.factory()
-        paragraph = (type(queue).__doc__ or "").strip().split("\n\n")[0]
+        """The first paragraph of the factory's docstring (the queue class's), on one line."""
+        text = self.factory.__doc__
+        if not text:
+            queue = self.factory()
+            try:
+                text = type(queue).__doc__
+            finally:
+                queue.close()
+        paragraph = (text or "").strip().split("\n\n")[0]
         return " ".join(paragraph.split())
 
 
@@ -402,7 +473,7 @@ MUTANTS: tuple[Mutant, ...] = (
     _m("never-restores", NeverRestores, "MQ-RESTORE-1", "MQ-LOSS-1", "MQ-DELETE-2"),
     _m("restores-early", RestoresEarly, "MQ-RESERVE-3", "MQ-DELETE-1"),
     _m("delay-ignored", DelayIgnored, "MQ-READY-2", "MQ-RESERVE-3", "MQ-ORDER-2"),
-    _m("delay-one-second-late", DelayOneSecondLate, "MQ-READY-3", "MQ-ORDER-2", "MQ-LOSS-1"),
+    _m("delay-one-second-late", DelayOneSecondLate, "MQ-READY-3"),
     _m("delete-anything", DeleteAnything, "MQ-DELETE-2"),
     _m("delete-absent-fails", DeleteAbsentFails, "MQ-DELETE-3"),
     _m("delete-ignores-deadline", DeleteIgnoresDeadline, "MQ-DELETE-2"),
@@ -430,11 +501,13 @@ MUTANTS: tuple[Mutant, ...] = (
     _m("push-echoes-key", PushEchoesKey, "MQ-PUSH-1"),
     _m("reject-not-enforced", RejectNotEnforced, "MQ-PUSH-2"),
     _m("numeric-token", NumericToken, "MQ-TOKEN-1"),
+    _m("truncates-at-32-ki", TruncatesAt32Ki, "MQ-TASK-2"),
+    _m("delete-fails-near-deadline", DeleteFailsNearDeadline, "MQ-DELETE-1"),
+    _m("dies-after-burst", dies_after_burst, "MQ-LOSS-1"),
     Mutant(
         "forgetful-durable",
         ForgetfulDurable,
         frozenset({"MQ-DURABLE-1"}),
-        profile="crash",
         url="py:mqspec.adapters.mutants:ForgetfulDurable",
     ),
     *(

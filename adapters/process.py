@@ -264,6 +264,12 @@ class ProcessQueue:
         return self._failure
 
     @property
+    def died(self) -> DriverDied | None:
+        """The death that stopped a driver that was serving, or None (healthy, or stopped by
+        another fault). `restart` brings such a driver back."""
+        return self._died
+
+    @property
     def reservation_timeout(self) -> float | None:
         """The reservation timeout asked for in hello, or None (see the class docstring)."""
         return self._timeout

@@ -12,6 +12,7 @@ raises `DriverError`. Both name the cause.
 from __future__ import annotations
 
 import importlib
+import re
 import secrets
 from collections.abc import Callable
 from urllib.parse import parse_qsl
@@ -65,10 +66,10 @@ def _python(url: str) -> QueueAdapter:
     return adapter
 
 
-def _exec(url: str) -> QueueAdapter:
+def _exec(url: str, reservation_timeout: float | None = None) -> QueueAdapter:
     from mqspec.adapters.process import from_url
 
-    return from_url(url)
+    return from_url(url, reservation_timeout=reservation_timeout)
 
 
 def _redis(url: str) -> QueueAdapter:
@@ -103,8 +104,23 @@ SCHEMES: dict[str, Callable[[str], QueueAdapter]] = {
 """Openers by URL scheme."""
 
 
-def open_adapter(url: str) -> QueueAdapter:
-    """Open the backend ``url`` names.
+def with_timeout(url: str, reservation_timeout: float) -> str:
+    """``url`` asking for the reservation timeout T, where its options can say it.
+
+    An ``exec:`` URL is the driver's command line, which mqspec must not change: there T
+    travels in hello instead (`open_adapter`'s ``reservation_timeout``). A URL that already
+    sets ``timeout=`` keeps the user's choice.
+    """
+    scheme = url.split(":", 1)[0].lower()
+    if scheme == "exec" or re.search(r"[?&]timeout=", url):
+        return url
+    joiner = "&" if "?" in url else "?"
+    return f"{url}{joiner}timeout={reservation_timeout:g}"
+
+
+def open_adapter(url: str, *, reservation_timeout: float | None = None) -> QueueAdapter:
+    """Open the backend ``url`` names; ``reservation_timeout`` asks an ``exec:`` driver for
+    that T in hello (a settable driver adopts it; see `with_timeout` for the others).
 
     Raises:
         UsageError: the URL is malformed, its scheme unknown, or its module cannot be imported.
@@ -118,6 +134,8 @@ def open_adapter(url: str) -> QueueAdapter:
         known = ", ".join(f"{s}:" for s in SCHEMES)
         raise UsageError(f"unknown queue URL scheme {scheme!r} in {url!r}; known: {known}")
     try:
+        if scheme == "exec" and reservation_timeout is not None:
+            return _exec(url, reservation_timeout)
         return opener(url)
     except MqspecError:
         raise
@@ -142,11 +160,17 @@ def open_isolated(url: str) -> tuple[QueueAdapter, Callable[[], None]]:
     return adapter, cleanup
 
 
-def open_isolated_url(url: str) -> tuple[QueueAdapter, str, Callable[[], None]]:
+def open_isolated_url(
+    url: str, *, reservation_timeout: float | None = None
+) -> tuple[QueueAdapter, str, Callable[[], None]]:
     """`open_isolated`, also returning the URL opened: ``url`` with the ``queue=`` chosen.
 
     Another process can open that URL to reach the same namespace (the crash profile does).
+    ``reservation_timeout`` asks for that T: in the URL's options (`with_timeout`), or in an
+    ``exec:`` driver's hello.
     """
+    if reservation_timeout is not None:
+        url = with_timeout(url, reservation_timeout)
     chosen = url
     created = False
     scheme = url.split(":", 1)[0].lower()
@@ -154,7 +178,7 @@ def open_isolated_url(url: str) -> tuple[QueueAdapter, str, Callable[[], None]]:
         joiner = "&" if "?" in url else "?"
         chosen = f"{url}{joiner}queue=mqspec_{secrets.token_hex(4)}"
         created = True
-    adapter = open_adapter(chosen)
+    adapter = open_adapter(chosen, reservation_timeout=reservation_timeout)
 
     def cleanup() -> None:
         adapter.close()

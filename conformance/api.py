@@ -27,6 +27,9 @@ def check(
         def test_my_queue_conforms():
             check(lambda: MyQueue(path="q.db"))
 
+    On the real clock (a queue that declares ``virtual_time`` false) the state machine runs
+    several workers at once, each on a queue of its own from ``factory``.
+
     Returns:
         The `RunResult` (clauses, warnings) when the backend conforms.
 
@@ -35,9 +38,22 @@ def check(
         DriverError: the backend could not be driven at all.
     """
     adapter = factory()
+
+    def open_queue() -> tuple[QueueAdapter, Callable[[], None]]:
+        # Real-clock searches run several workers, each on a queue of its own.
+        queue = factory()
+        return queue, queue.close
+
     result: RunResult | None = None
     try:
-        for event in run(adapter, url=name, profile=profile, seed=seed, strict=strict):
+        for event in run(
+            adapter,
+            url=name,
+            profile=profile,
+            seed=seed,
+            strict=strict,
+            open_queue=open_queue,
+        ):
             if isinstance(event, RunFinished):
                 result = event.result
     finally:

@@ -21,12 +21,14 @@ from __future__ import annotations
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import NoReturn
 
 import click
 
+from mqspec.adapters.base import QueueAdapter
 from mqspec.adapters.registry import open_isolated, open_isolated_url
 from mqspec.conformance.crash import host_url
 from mqspec.conformance.engine import (
@@ -41,6 +43,8 @@ from mqspec.conformance.engine import (
     StatefulDone,
     run,
 )
+from mqspec.conformance.profiles import REALTIME_TIMEOUT
+from mqspec.conformance.realclock import DEFAULT_WORKERS
 from mqspec.conformance.render import render_divergence, render_summary
 from mqspec.conformance.replay import ReplayedStep, ReplayFinished, answer, replay
 from mqspec.conformance.reports import ReportWriter, default_report_dir
@@ -95,6 +99,21 @@ def _fail(message: str) -> NoReturn:
     "directory].",
 )
 @click.option("--no-report", is_flag=True, help="Write no report files.")
+@click.option(
+    "--budget",
+    type=click.FloatRange(min=1),
+    default=None,
+    metavar="SECONDS",
+    help="Real clock only: seconds the state machine may search, all workers together "
+    "[default: 120 for quick and realtime, 600 for thorough].",
+)
+@click.option(
+    "--workers",
+    type=click.IntRange(min=1),
+    default=None,
+    help=f"Real clock only: state machines searching at once, each on a queue of its own "
+    f"[default: {DEFAULT_WORKERS}; 1 when the URL names its queue=].",
+)
 def check(
     url: str | None,
     profile: str,
@@ -102,6 +121,8 @@ def check(
     strict: bool,
     report_dir: Path | None,
     no_report: bool,
+    budget: float | None,
+    workers: int | None,
 ) -> None:
     """Check the queue at URL against the contract, and write a report.
 
@@ -135,7 +156,7 @@ def check(
     with tempfile.TemporaryDirectory(prefix="mqspec-") as scratch:
         target = url or f"sqlite://{Path(scratch).resolve() / 'queue.db'}"
         try:
-            result = _check(target, profile, seed, strict)
+            result = _check(target, profile, seed, strict, budget, workers)
         except MqspecError as err:
             result = _unstarted(target, profile, seed, strict, f"{err}")
     if writer is not None:
@@ -165,12 +186,38 @@ def _unstarted(url: str, profile: str, seed: int, strict: bool, cause: str) -> R
     )
 
 
-def _check(url: str, profile: str, seed: int, strict: bool) -> RunResult:
+def _check(
+    url: str, profile: str, seed: int, strict: bool, budget: float | None, workers: int | None
+) -> RunResult:
     adapter, opened, cleanup = open_isolated_url(url)
+    caps = adapter.capabilities
+    asked: float | None = None
+    real_clock = PROFILES[profile].realtime or not caps.virtual_time
+    if real_clock and caps.timeout_settable and caps.reservation_timeout > REALTIME_TIMEOUT:
+        # On the real clock every second of T is slept: ask for a short one where we may.
+        cleanup()
+        asked = REALTIME_TIMEOUT
+        adapter, opened, cleanup = open_isolated_url(url, reservation_timeout=asked)
+    open_queue = None
+    if real_clock and "queue=" not in url:
+
+        def open_queue() -> tuple[QueueAdapter, Callable[[], None]]:
+            # Each real-clock worker on a queue of its own: a namespace, a process, an instance.
+            queue, _, close = open_isolated_url(url, reservation_timeout=asked)
+            return queue, close
+
     started = time.monotonic()
     try:
         for event in run(
-            adapter, url=url, profile=profile, seed=seed, strict=strict, opened_url=opened
+            adapter,
+            url=url,
+            profile=profile,
+            seed=seed,
+            strict=strict,
+            opened_url=opened,
+            open_queue=open_queue,
+            budget=budget,
+            workers=workers if open_queue is not None else 1,
         ):
             elapsed = time.monotonic() - started
             if isinstance(event, RunStarted):
@@ -187,9 +234,16 @@ def _check(url: str, profile: str, seed: int, strict: bool) -> RunResult:
                 )
             elif isinstance(event, StatefulDone):
                 status = "diverges" if event.divergence else "ok"
-                click.echo(
-                    f"  [{elapsed:6.1f}s] state machine, {event.examples} examples: {status}"
-                )
+                if event.clock == "real":
+                    click.echo(
+                        f"  [{elapsed:6.1f}s] state machine on the real clock, {event.workers} "
+                        f"workers, {event.examples} examples, {event.steps} operations in "
+                        f"{event.elapsed:.0f}s: {status}"
+                    )
+                else:
+                    click.echo(
+                        f"  [{elapsed:6.1f}s] state machine, {event.examples} examples: {status}"
+                    )
             elif isinstance(event, CrashDone):
                 status = "diverges" if event.divergence else "ok"
                 click.echo(

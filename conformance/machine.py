@@ -41,6 +41,10 @@ class QueueMachine(RuleBasedStateMachine):
     findings: list[Any]  # SHOULD warnings of every case, shared across cases by machine_for
     # When each failing case ended (time.monotonic()); the engine gives each run its own list.
     failed_at: ClassVar[list[float]] = []
+    # Every case's violation, in the order found: the engine falls back on these when
+    # Hypothesis cannot replay a failure (it depended on the backend's own history).
+    violations: ClassVar[list[Any]] = []
+    steps_run: ClassVar[int] = 0  # operations sent in every case so far (for progress)
 
     pushed = Bundle("pushed")
     reserved = Bundle("reserved")
@@ -152,6 +156,18 @@ class QueueMachine(RuleBasedStateMachine):
         self.session.advance_to(max(when, self.session.now))
 
     @precondition(lambda self: bool(self.session.model.next_events()))
+    @rule(data=st.data(), before=st.sampled_from([0.01, 0.5, 0.99]))
+    def advance_into_last_second(self, data: st.DataObject, before: float) -> None:
+        """Stop inside the last second before a deadline or ready time, or just after one:
+        bugs live there (a Delete refused in the last second of its lease, a delay computed
+        from a push time cut to whole seconds)."""
+        events = self.session.model.next_events()[:6]
+        when = data.draw(st.sampled_from(events), label="event")
+        after = data.draw(st.booleans(), label="after")
+        when = when + before / 10 if after else when - before
+        self.session.advance_to(max(when, self.session.now))
+
+    @precondition(lambda self: bool(self.session.model.next_events()))
     @rule(fraction=st.sampled_from([0.5, 0.9]))
     def advance_partway(self, fraction: float) -> None:
         """Stop part of the way to the next ready time or deadline: a job that shows up there
@@ -174,17 +190,25 @@ class QueueMachine(RuleBasedStateMachine):
             if self.session.violation is None:
                 self.session.drain()
         finally:
+            type(self).steps_run += sum(
+                step.op not in ("advance", "restart") for step in self.session.transcript.steps
+            )
             self.findings.extend(self.session.warnings)
             if self.session.violation is not None:
                 self.failed_at.append(time.monotonic())
+                self.violations.append(self.session.violation)
 
 
 def machine_for(
-    adapter: QueueAdapter, *, strict: bool = False, url: str = "memory://"
+    adapter: QueueAdapter,
+    *,
+    strict: bool = False,
+    url: str = "memory://",
+    base: type[QueueMachine] = QueueMachine,
 ) -> type[QueueMachine]:
-    """A `QueueMachine` subclass bound to one open adapter."""
+    """A subclass of ``base`` (`QueueMachine`, or its real-clock form) bound to one adapter."""
     return type(
-        "QueueMachine",
-        (QueueMachine,),
-        {"adapter": adapter, "strict": strict, "url": url, "findings": []},
+        base.__name__,
+        (base,),
+        {"adapter": adapter, "strict": strict, "url": url, "findings": [], "steps_run": 0},
     )

@@ -16,7 +16,8 @@ def render_divergence(divergence: Divergence) -> str:
     """A broken clause: the finding, where it was found, and the minimal program."""
     lines = [divergence.finding.render(), f"  found by: {divergence.source}"]
     if divergence.transcript is not None:
-        lines.append("  minimal program (virtual time t, call, what the backend answered):")
+        clock = "real" if divergence.transcript.clock == "real" else "virtual"
+        lines.append(f"  minimal program ({clock} time t, call, what the backend answered):")
         lines += ["    " + row for row in divergence.transcript.listing().splitlines()]
     return "\n".join(lines)
 

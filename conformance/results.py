@@ -137,13 +137,22 @@ class ScenarioDone:
 
 @attrs.frozen
 class StatefulDone:
-    """The state machine has run; ``found_after``: seconds to its first failing case."""
+    """The state machine has run: one minimal divergence per clause it broke, by clause ID;
+    ``found_after``: seconds to its first failing case."""
 
     examples: int
     elapsed: float
-    divergence: Divergence | None
+    divergences: tuple[Divergence, ...]
     warnings: tuple[Finding, ...] = ()
     found_after: float | None = None
+    clock: str = "virtual"  # "virtual", or "real": the queue's own clock, slept for
+    workers: int = 1  # independent searches run at once
+    steps: int = 0  # operations sent, all examples and workers together (0: not counted)
+
+    @property
+    def divergence(self) -> Divergence | None:
+        """The first divergence, or None."""
+        return self.divergences[0] if self.divergences else None
 
 
 @attrs.frozen
@@ -152,11 +161,16 @@ class CrashDone:
 
     examples: int
     elapsed: float
-    divergence: Divergence | None
+    divergences: tuple[Divergence, ...]
     warnings: tuple[Finding, ...] = ()
     restarts: int = 0
     cuts: int = 0
     found_after: float | None = None
+
+    @property
+    def divergence(self) -> Divergence | None:
+        """The first divergence, or None."""
+        return self.divergences[0] if self.divergences else None
 
 
 @attrs.frozen
@@ -165,10 +179,15 @@ class FaultsDone:
 
     examples: int
     elapsed: float
-    divergence: Divergence | None
+    divergences: tuple[Divergence, ...]
     warnings: tuple[Finding, ...]
     stats: FaultStats
     found_after: float | None = None
+
+    @property
+    def divergence(self) -> Divergence | None:
+        """The first divergence, or None."""
+        return self.divergences[0] if self.divergences else None
 
 
 @attrs.frozen

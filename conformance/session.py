@@ -24,6 +24,7 @@ from typing import Any
 import attrs
 
 from mqspec.adapters.base import OperationCut, QueueAdapter, Task
+from mqspec.adapters.process import DriverDied
 from mqspec.conformance.clock import RealClock, VirtualClock
 from mqspec.conformance.transcript import Step, Transcript
 from mqspec.reference.clauses import clause
@@ -32,7 +33,7 @@ from mqspec.reference.jsonvalue import copy_json
 from mqspec.reference.model import Model
 from mqspec.reference.types import Failed, Finding, Ok, Outcome, Unknown, Verdict
 
-__all__ = ["OperationCut", "Session"]
+__all__ = ["OperationCut", "Session", "violation_type"]
 
 LOSS_DRAIN = clause("MQ-LOSS-1")
 
@@ -57,6 +58,30 @@ def _scribble(value: Any) -> None:
         for item in list(value):
             _scribble(item)
         value.append(_SCRIBBLE)
+
+
+def _revive(adapter: QueueAdapter) -> None:
+    """Start again a backend that died in an earlier case, so the next case (a shrink of the
+    program that killed it, say) can run; a driver stopped by any other fault stays stopped."""
+    if getattr(adapter, "died", None) is not None:
+        adapter.restart()  # type: ignore[attr-defined]
+
+
+_VIOLATION_TYPES: dict[str, type[ContractViolation]] = {}
+
+
+def violation_type(clause_id: str) -> type[ContractViolation]:
+    """The `ContractViolation` subclass raised for ``clause_id``, one class per clause.
+
+    Why: Hypothesis tells failures apart by exception type and place; with a class per clause
+    it shrinks a minimal program for each clause broken, so one bug does not hide another.
+    """
+    kind = _VIOLATION_TYPES.get(clause_id)
+    if kind is None:
+        name = "ContractViolation_" + clause_id.replace("-", "_")
+        kind = type(name, (ContractViolation,), {"__module__": __name__})
+        _VIOLATION_TYPES[clause_id] = kind
+    return kind
 
 
 class Session:
@@ -101,12 +126,16 @@ class Session:
         else:
             self.clock = VirtualClock(start)
         self.model = Model(judged, start)
-        self.transcript = Transcript(self.capabilities, url=url)
+        self.transcript = Transcript(
+            self.capabilities, url=url, clock="real" if self.realtime else "virtual"
+        )
         self.warnings: list[Finding] = []
         # The first finding raised, if any: a case that already failed is not drained.
         self.violation: ContractViolation | None = None
         self._cut = False  # the operation in flight was cut by a crash (OperationCut)
+        self._death: DriverDied | None = None  # the backend died inside the operation in flight
         self.fault_outcome = fault_outcome
+        _revive(adapter)
         try:
             adapter.reset(self._adapter_now())
         except Exception as err:
@@ -128,6 +157,9 @@ class Session:
         self.transcript.add(Step(when, "advance"))
         try:
             self.adapter.tick(self._adapter_now())
+        except DriverDied as death:
+            self._death = death
+            self._after_cut()
         except Exception as err:
             raise DriverError(
                 f"the adapter's tick({when!r}) failed: {type(err).__name__}: {err}"
@@ -288,6 +320,10 @@ class Session:
             # The adapter crashed inside the call and is back: no answer to trust (MQ-LOSS-2).
             self._cut = True
             return Unknown(str(err) or "cut by a crash")
+        except DriverDied as death:
+            # A backend that was serving died: judged once the step is recorded (_after_cut).
+            self._death = death
+            return Unknown(f"the backend died: {str(death).splitlines()[0]}")
         except MqspecError:
             raise  # the adapter could not be driven at all (DriverError): not an answer
         except Exception as err:  # the backend's error answer, judged by the contract
@@ -299,10 +335,50 @@ class Session:
             return Failed(message)
 
     def _after_cut(self) -> None:
-        """After judging an operation cut by a crash: the queue restarted, so the model too."""
+        """After judging an operation cut by a crash: the queue restarted, so the model too.
+
+        A backend that died by itself inside the operation is judged here: a durable queue is
+        restarted and judged as after a crash (MQ-DURABLE-1); any other has lost what it held.
+        """
+        if self._death is not None:
+            death, self._death = self._death, None
+            restart = getattr(self.adapter, "restart", None)
+            if self.capabilities.durable and callable(restart):
+                restart()  # a DriverError here (it cannot come back) ends the run
+                self._restarted()
+                return
+            self._raise(self._death_finding(death))
         if self._cut:
             self._cut = False
             self._restarted()
+
+    def _death_finding(self, death: DriverDied) -> Finding:
+        """The divergence of a backend that died: it lost every job it held (MQ-LOSS-1), or,
+        holding none, left the operation in flight unanswered."""
+        _, most = self.model.live_count()
+        op = death.op
+        status = death.exit_status
+        how = (
+            "it was still running and the harness gave up on it"
+            if status is None
+            else f"killed by signal {-status}"
+            if status < 0
+            else f"exit status {status}"
+        )
+        text = f"the backend died during {op} ({how})"
+        if most or op == "push":
+            held = f"{most} live job(s)" if most else "the job being pushed"
+            clause_id, text = "MQ-LOSS-1", f"{text}, and {held} went with it"
+        else:
+            clause_id = {"reserve": "MQ-RESERVE-1", "delete": "MQ-DELETE-3"}.get(op, "MQ-LOSS-1")
+            text += f", so the {op} was never answered"
+        tail = "\n".join(death.stderr_tail[-10:]) or "(nothing on stderr)"
+        return Finding(
+            clause(clause_id),
+            text,
+            expected="an answer; the queue keeps serving and loses no job",
+            observed=f"{str(death).splitlines()[0]}\nstderr tail:\n{tail}",
+        )
 
     def _restarted(self) -> None:
         self.model.restart(self.now)
@@ -319,7 +395,7 @@ class Session:
                 self.warnings.append(warning)
 
     def _raise(self, finding: Finding) -> None:
-        violation = ContractViolation(finding, program=self.transcript.listing())
+        violation = violation_type(finding.clause.id)(finding, program=self.transcript.listing())
         violation.transcript = self.transcript
         if self.violation is None:
             self.violation = violation

@@ -46,7 +46,21 @@ json_values: st.SearchStrategy[Any] = st.recursive(
 )
 """Any portable JSON value: unicode, nesting, every scalar kind."""
 
-_big_payload = st.integers(0, 64 * 1024).map(lambda n: "é" * (n // 2))
+_KI = 1024
+# Sizes just past the limits stores commonly have (32 Ki and 64 Ki, in characters and in UTF-8
+# bytes: "é" is two bytes), and 1 MiB now and then. Sampled, not ranged: a failing size
+# shrinks to the first (smallest) entry in a few steps instead of bisecting a range.
+_big_payload = st.sampled_from(
+    [
+        ("x", 32 * _KI + 1),
+        ("é", 16 * _KI + 1),
+        ("x", 64 * _KI + 1),
+        ("é", 32 * _KI + 1),
+        ("x", 32 * _KI - 1),
+        ("é", 64 * _KI),
+        ("x", 1024 * _KI),
+    ]
+).map(lambda size: size[0] * size[1])  # built on draw: the strategy's repr stays short
 
 opaque_fields = st.fixed_dictionaries(
     {},
@@ -63,7 +77,8 @@ opaque_fields = st.fixed_dictionaries(
         "extra": json_values,
     },
 )
-"""The opaque part of a task: fn's task fields, a payload up to 64 KiB, any JSON under extra."""
+"""The opaque part of a task: fn's task fields, a payload across the common size limits (up
+to 1 MiB), any JSON under extra."""
 
 # (why it is invalid, the value). A fixed list: every kind of invalid task the spec names.
 INVALID_TASKS: list[tuple[str, Any]] = [

@@ -49,7 +49,7 @@ def test_scenario(
     strict = request.config.getoption("--mq-strict")
     realtime = PROFILES[request.config.getoption("--mq-profile")].realtime
     if realtime or not adapter.capabilities.virtual_time:
-        check_realtime(adapter.capabilities)
+        check_realtime(adapter.capabilities, url)
     done = run_scenario(adapter, item, url, strict, realtime=realtime)
     if done.status == "skip":
         pytest.skip(f"{item.clause.id}: {done.reason}")
@@ -71,8 +71,10 @@ def test_state_machine(mq: tuple[QueueAdapter, str, str], request: pytest.Fixtur
         for done in run_search(
             adapter, profile, url=url, opened_url=opened, strict=strict, seed=seed
         ):
-            if done.divergence is not None:
-                failures.append(render_divergence(done.divergence))
+            divergences = getattr(done, "divergences", None)
+            if divergences is None:  # the concurrency phase keeps one
+                divergences = () if done.divergence is None else (done.divergence,)
+            failures += [render_divergence(d) for d in divergences]
             _warn(getattr(done, "warnings", ()))
     except DriverError as err:
         pytest.fail(f"could not drive {url}: {err}", pytrace=False)

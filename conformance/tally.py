@@ -73,17 +73,17 @@ class Tally:
             self._mark(item.clause.id, "skip", f"scenario {item.name} stopped early on {others}")
 
     def stateful(self, done: StatefulDone) -> None:
-        if done.divergence is not None:
-            self._diverge(done.divergence)
-            self._mark(done.divergence.clause.id, "fail", done.divergence.finding.message)
+        for divergence in done.divergences:
+            self._diverge(divergence)
+            self._mark(divergence.clause.id, "fail", divergence.finding.message)
         for finding in done.warnings:
             self._warn(Divergence(finding, "stateful", None))
 
     def faults(self, done: FaultsDone) -> None:
         self.fault_stats = done.stats
-        if done.divergence is not None:
-            self._diverge(done.divergence)
-            self._mark(done.divergence.clause.id, "fail", done.divergence.finding.message)
+        for divergence in done.divergences:
+            self._diverge(divergence)
+            self._mark(divergence.clause.id, "fail", divergence.finding.message)
         for finding in done.warnings:
             self._warn(Divergence(finding, "faults", None))
         # Exercised only if faults really hit operations (and stopped pushes, for MQ-LOSS-3).
@@ -94,9 +94,9 @@ class Tally:
 
     def crash(self, done: CrashDone) -> None:
         self.crash_counts = (done.restarts, done.cuts)
-        if done.divergence is not None:
-            self._diverge(done.divergence)
-            self._mark(done.divergence.clause.id, "fail", done.divergence.finding.message)
+        for divergence in done.divergences:
+            self._diverge(divergence)
+            self._mark(divergence.clause.id, "fail", divergence.finding.message)
         for finding in done.warnings:
             self._warn(Divergence(finding, "crash", None))
         # Exercised only if a crash happened (inside an operation, for MQ-LOSS-2).

@@ -113,6 +113,7 @@ class Transcript:
     capabilities: Capabilities
     url: str = "memory://"
     steps: list[Step] = attrs.Factory(list)
+    clock: str = "virtual"  # "virtual", or "real": times are seconds of the real clock
 
     def add(self, step: Step) -> None:
         self.steps.append(step)
@@ -123,6 +124,7 @@ class Transcript:
             "mqspec_transcript": FORMAT_VERSION,
             "url": self.url,
             "capabilities": self.capabilities.to_json(),
+            "clock": self.clock,
         }
         lines = [json.dumps(head, ensure_ascii=False)]
         lines += [json.dumps(step.to_json(), ensure_ascii=False) for step in self.steps]
@@ -146,6 +148,7 @@ class Transcript:
             head = json.loads(header)
             caps = Capabilities(**head["capabilities"])
             url = str(head.get("url", "memory://"))
+            clock = "real" if head.get("clock") == "real" else "virtual"
         except (ValueError, KeyError, TypeError) as err:
             raise UsageError(f"transcript line {first} is not a transcript header: {err}") from None
         steps = []
@@ -154,7 +157,7 @@ class Transcript:
                 steps.append(Step.from_json(json.loads(line)))
             except (ValueError, UsageError) as err:
                 raise UsageError(f"transcript line {number}: {err}") from None
-        return cls(capabilities=caps, url=url, steps=steps)
+        return cls(capabilities=caps, url=url, steps=steps, clock=clock)
 
     def listing(self) -> str:
         """A short numbered listing: time, call, what the backend answered."""

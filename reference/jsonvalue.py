@@ -10,9 +10,17 @@ objects compare as key sets (order ignored), arrays in order, strings exactly.
 from __future__ import annotations
 
 import copy
+import json
 from typing import Any
 
-__all__ = ["TOKEN_KEY", "copy_json", "json_equal", "without_token"]
+__all__ = [
+    "TOKEN_KEY",
+    "copy_json",
+    "describe_difference",
+    "json_equal",
+    "json_text",
+    "without_token",
+]
 
 TOKEN_KEY = "_mq_token"
 """The task key that carries a reservation token (MQ-TOKEN-1); ignored by round-trip checks."""
@@ -79,3 +87,40 @@ def without_token(task: dict[str, Any]) -> dict[str, Any]:
     if TOKEN_KEY not in task:
         return task
     return {k: v for k, v in task.items() if k != TOKEN_KEY}
+
+
+_CUT = 120  # characters of one JSON value shown in a message
+
+
+def json_text(value: Any, limit: int = _CUT) -> str:
+    """``value`` as JSON for a message (not a Python repr), cut past ``limit`` characters
+    with the full length shown, so a 1 MiB payload never floods a report."""
+    try:
+        text = json.dumps(value, ensure_ascii=False, sort_keys=True)
+    except (TypeError, ValueError):
+        text = repr(value)
+    if len(text) <= limit:
+        return text
+    return f"{text[:limit]}... ({len(text)} characters in all)"
+
+
+def describe_difference(expected: Any, observed: Any) -> str:
+    """How ``observed`` differs from ``expected``, key by key, with both values as JSON.
+
+    For two objects: each key missing, added or changed (``"memory": 256 pushed, 256.5
+    returned``); anything else: both values. Long values are cut with their length shown.
+    """
+    if not isinstance(expected, dict) or not isinstance(observed, dict):
+        return f"pushed {json_text(expected)}, got {json_text(observed)}"
+    parts = []
+    for key in sorted(expected.keys() | observed.keys(), key=str):
+        name = json.dumps(key, ensure_ascii=False)
+        if key not in observed:
+            parts.append(f"{name} missing (pushed {json_text(expected[key])})")
+        elif key not in expected:
+            parts.append(f"{name} added ({json_text(observed[key])}, never pushed)")
+        elif not json_equal(expected[key], observed[key]):
+            parts.append(
+                f"{name}: pushed {json_text(expected[key])}, got {json_text(observed[key])}"
+            )
+    return "; ".join(parts) or "no key differs"

@@ -19,7 +19,13 @@ import heapq
 from typing import Any
 
 from mqspec.reference.clauses import clause
-from mqspec.reference.jsonvalue import TOKEN_KEY, json_equal, without_token
+from mqspec.reference.jsonvalue import (
+    TOKEN_KEY,
+    describe_difference,
+    json_equal,
+    json_text,
+    without_token,
+)
 from mqspec.reference.tasks import task_problem
 from mqspec.reference.types import Capabilities, Failed, Finding, Ok, Outcome, Unknown
 
@@ -76,6 +82,7 @@ class Job:
         "id",
         "lo",
         "priority",
+        "pushed_at",
         "ready_at",
         "restored",
         "seq",
@@ -92,6 +99,7 @@ class Job:
         self.priority: int = task["priority"]
         self.task = task
         self.seq = uid
+        self.pushed_at = now
         delay = task.get("delay", 0)
         self.delayed = delay > 0
         self.ready_at = now + delay
@@ -344,9 +352,12 @@ class QueueState:
         if not isinstance(returned, dict) or not _same_json(self._body(returned), task):
             return Finding(
                 PUSH_SUCCEEDS,
-                f"push of {task['id']!r} returned a task different from the one pushed",
-                expected=repr(task),
-                observed=repr(returned),
+                f"push of {task['id']!r} returned a task different from the one pushed: "
+                + describe_difference(
+                    task, self._body(returned) if isinstance(returned, dict) else returned
+                ),
+                expected=json_text(task),
+                observed=json_text(returned),
             )
         self._add(uid, task, failed_push=False)
         return [self], None
@@ -426,9 +437,10 @@ class QueueState:
             pushed = self.jobs[uids[0]].task
             return Finding(
                 TASK_ROUND_TRIP,
-                f"reserve returned {returned['id']!r} with fields unlike the ones pushed",
-                expected=repr(pushed),
-                observed=repr(body),
+                f"reserve returned {returned['id']!r} with fields unlike the ones pushed: "
+                + describe_difference(pushed, body),
+                expected=json_text(pushed),
+                observed=json_text(body),
             )
         first_finding: Finding | None = None
         allowed: list[tuple[Job, Finding | None]] = []
@@ -479,23 +491,55 @@ class QueueState:
             top = self._peek(self.must[p])
             if top is not None:
                 other = self.jobs[top[4]]
+                text = f"reserve returned {job.label()} while {other.label()} was ready"
+                late = self._late(other, "a lower priority came first (MQ-ORDER-1)")
+                # A queue blind to priority serves by enqueue instant alone, which explains a
+                # job enqueued before the delayed one was due: then the order is the clause.
+                blind = other.delayed and not other.restored and job.hi < other.ready_at
+                if late is not None and not blind and not (job.restored or job.state == RESERVED):
+                    return Finding(late[0], f"{text}: {late[1]}", allowed(), repr(job.id))
                 # A restored job on either side means the restore lost the priority.
                 restored = job.restored or job.state == RESERVED or other.restored
                 return Finding(
                     RESTORE_PRIORITY if restored else ORDER_PRIORITY,
-                    f"reserve returned {job.label()} while {other.label()} was ready",
+                    text,
                     expected=allowed(),
                     observed=repr(job.id),
                 )
         top = self._peek(self.must[job.priority])
         if top is not None and top[4] != job.uid and self._precedes(top, job):
             other = self.jobs[top[4]]
-            return Finding(
-                ORDER_FIFO,
+            text = (
                 f"reserve returned {job.id!r} while {other.id!r}, enqueued before it in "
-                f"priority {job.priority}, was ready",
-                expected=allowed(),
-                observed=repr(job.id),
+                f"priority {job.priority}, was ready"
+            )
+            late = self._late(other, "a job enqueued after it came first (MQ-ORDER-2)")
+            if late is not None:
+                return Finding(late[0], f"{text}: {late[1]}", allowed(), repr(job.id))
+            return Finding(ORDER_FIFO, text, expected=allowed(), observed=repr(job.id))
+        return None
+
+    def _late(self, other: Job, consequence: str) -> tuple[Any, str] | None:
+        """The root cause when ``other`` is ready only because time made it so, or None.
+
+        A delayed job is certainly ready once its ready time plus slack has passed, and an
+        expired reservation certainly restored once its deadline plus slack has; a queue that
+        is late with either serves the jobs behind ``other`` first. That lateness is the
+        clause to name (MQ-READY-3, MQ-RESTORE-1); the order broken is its consequence.
+        """
+        slack = self.caps.slack
+        if other.restored:
+            return (
+                RESTORE_LATE,
+                f"its reservation ended at {other.deadline:g}, so it was due back by "
+                f"{other.deadline + slack:g}; restored late or not at all, {consequence} "
+                "(had it been restored, it lost its priority: MQ-RESTORE-2)",
+            )
+        if other.delayed:
+            return (
+                READY_NOT_LATE,
+                f"delayed until {other.ready_at:g}, it was due by {other.ready_at + slack:g}; "
+                f"promoted late, {consequence}",
             )
         return None
 
@@ -565,7 +609,13 @@ class QueueState:
         if job.survived:
             rule, why = DURABLE, "it was live before the queue restarted"
         elif final:
-            rule, why = LOSS_DRAIN, "after every ready time and deadline plus slack had passed"
+            rule, why = (
+                LOSS_DRAIN,
+                (
+                    "after every ready time and deadline plus slack had passed; last seen "
+                    + self._last_seen(job)
+                ),
+            )
         elif job.restored:
             rule, why = RESTORE_LATE, f"its reservation ended at {job.deadline:g}"
         elif job.delayed:
@@ -578,6 +628,15 @@ class QueueState:
             expected=self._describe_allowed(),
             observed="null",
         )
+
+    def _last_seen(self, job: Job) -> str:
+        """When the harness last saw ``job``: the Reserve that returned it, or its Push."""
+        if job.deadline != INF:
+            return (
+                f"when a Reserve returned it at {job.deadline - self.caps.reservation_timeout:g} "
+                f"(its reservation ended at {job.deadline:g})"
+            )
+        return f"when it was pushed at {job.pushed_at:g}, never reserved since"
 
     def _reserve_unknown(self) -> Step:
         """A Reserve with no trustworthy answer either did nothing or took an allowed job."""

@@ -265,7 +265,6 @@ def test_capacity_refuses_and_queues_nothing_MQ_PUSH_3():
         {"id": "a", "priority": True},
         {"id": "a", "priority": 1, "delay": -1},
         {"id": "a", "priority": 1, "delay": 1.5},
-        {"id": "a", "priority": 1, TOKEN_KEY: "x"},
     ],
 )
 def test_invalid_task_refused_MQ_TASK_1(task):
@@ -274,6 +273,16 @@ def test_invalid_task_refused_MQ_TASK_1(task):
         q.push(task, 0)
     assert str(info.value) == task_problem(task)
     assert q.reserve(100) is None
+
+
+def test_reserved_key_refused_only_by_a_token_queue_MQ_TASK_1():
+    task = {"id": "a", "priority": 1, TOKEN_KEY: "x"}
+    with pytest.raises(ValueError) as info:
+        MemoryQueue(tokens=True).push(task, 0)
+    assert str(info.value) == task_problem(task, tokens=True)
+    plain = MemoryQueue()
+    assert plain.push(task, 0) == task  # opaque where the queue issues no tokens
+    assert plain.reserve(1) == task
 
 
 # -- round trip and isolation ------------------------------------------------------------------
@@ -535,13 +544,24 @@ def test_reversed_ties_keep_immediate_push_order_MQ_ORDER_2():
 def test_reversed_ties_immediate_before_delayed_at_same_instant_MQ_ORDER_3():
     q = ReversedTiesQueue()
     q.push(job("D", delay=5), 0)
+    q.push(job("P", 2, delay=5), 0)
     q.push(job("E", delay=2), 3)
     q.push(job("I"), 5)
-    q.push(job("P", 2, delay=5), 0)
     assert ids(q, 5) == ["P", "I", "E", "D"]
 
 
 # -- every correct variant -------------------------------------------------------------------------
+
+
+def test_a_now_older_than_one_already_used_is_decided_at_the_latest_time():
+    """Concurrent callers may bring a ``now`` that another call already passed; the queue
+    clock never runs backwards, so the queue decides at the latest time it saw."""
+    q = MemoryQueue(timeout=10)
+    q.push(job("a"), 5)
+    assert q.reserve(4) is not None  # at 5, not 4: a is ready
+    q.reset(0)  # a new case starts its clock anew
+    q.push(job("b", delay=1), 0)
+    assert q.reserve(1) is not None
 
 
 def test_variant_names():

@@ -134,11 +134,20 @@ def test_broken_driver_diverges_on_its_clause(bug: str, clause: str, small_profi
     assert {c.clause.id: c.status for c in result.clauses}[clause] == "fail"
 
 
-def test_driver_crash_mid_run_is_an_error_not_a_verdict(small_profile: None) -> None:
+def test_driver_that_dies_mid_run_is_a_divergence_not_could_not_run_MQ_LOSS_1(
+    small_profile: None,
+) -> None:
+    """A backend that dies under a valid program has lost its jobs: a divergence with the
+    program and the driver's last stderr lines, not "could not run" (exit 2)."""
     result = check(exec_url(sys.executable, HERE / "broken.py", "crashes"))
-    assert result.verdict == "error"
-    assert re.search(r"exited with code 5 before answering request seq \d+ \(push\)", result.error)
-    assert "broken: out of memory, crashing" in result.error  # its last stderr line
+    assert result.verdict == "diverges", result.error
+    loss = next(d for d in result.divergences if d.clause.id == "MQ-LOSS-1")
+    assert "the backend died during push (exit status 5)" in loss.finding.message
+    assert re.search(
+        r"exited with code 5 before answering request seq \d+ \(push\)", loss.finding.observed
+    )
+    assert "broken: out of memory, crashing" in loss.finding.observed  # its last stderr line
+    assert loss.transcript is not None and loss.transcript.steps[-1].op == "push"
 
 
 # -- the adapter on a correct driver ----------------------------------------------------------

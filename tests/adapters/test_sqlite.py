@@ -105,7 +105,6 @@ def test_push_returns_task_as_pushed_MQ_PUSH_1(q: SqliteQueue) -> None:
         {"id": "a", "priority": True},
         {"id": "a", "priority": 1, "delay": -1},
         {"id": "a", "priority": 1, "delay": 1.5},
-        {"id": "a", "priority": 1, TOKEN_KEY: "x"},
         {"id": "a", "priority": 1, "x": float("nan")},
     ],
 )
@@ -113,6 +112,17 @@ def test_invalid_task_refused_nothing_queued_MQ_TASK_1(q: SqliteQueue, bad: obje
     with pytest.raises(ValueError):
         q.push(bad, 0)  # type: ignore[arg-type]
     assert q.reserve(10_000) is None
+
+
+def test_reserved_key_refused_only_by_a_token_queue_MQ_TASK_1(
+    q: SqliteQueue, tq: SqliteQueue
+) -> None:
+    task = {"id": "a", "priority": 1, TOKEN_KEY: "x"}
+    with pytest.raises(ValueError):
+        tq.push(task, 0)
+    assert tq.reserve(10_000) is None
+    assert q.push(task, 0) == task  # opaque where the queue issues no tokens
+    assert q.reserve(1) == task
 
 
 def test_round_trip_unicode_nested_big_MQ_TASK_2(q: SqliteQueue) -> None:

@@ -146,12 +146,16 @@ def test_anomaly_is_counted_and_attributed_MQ_LOSS_1(factory: Any, kind: str) ->
     """Each mutant's anomaly shows in the drain counts (and only it), attributed to the clause
     the case failed on: never "none", which would be a hole in the model."""
     clauses = next(m[2] for m in FAULT_MUTANTS if m[1] is factory)
-    with FaultRig(factory(), "mutant") as rig, pytest.raises(ContractViolation):
-        run(rig.machine(), examples=20, steps=20, seed=0)
-    stats = rig.stats
-    assert {k: n for k, n in anomalies(rig).items() if n} == {kind: getattr(stats, kind)}
-    assert getattr(stats, kind) > 0
-    assert set(stats.by_clause) <= clauses, stats.by_clause
+    counted = 0
+    for seed in range(4):  # which cases reach the anomaly depends on the programs drawn
+        with FaultRig(factory(), "mutant") as rig, pytest.raises(ContractViolation):
+            run(rig.machine(), examples=20, steps=20, seed=seed)
+        stats = rig.stats
+        found = {k: n for k, n in anomalies(rig).items() if n}
+        assert set(found) <= {kind}, found  # only this mutant's kind of anomaly, ever
+        assert set(stats.by_clause) <= clauses, stats.by_clause
+        counted += getattr(stats, kind)
+    assert counted > 0
 
 
 # -- judging errors during faults ---------------------------------------------------------------
@@ -239,7 +243,7 @@ def test_stats_count_what_happened() -> None:
         case.push(priority=1, delay=0, fields={})  # queued, answer lost
         case.adapter.arm("error-before")
         case.reserve()  # never reached the queue
-        case.push_invalid(("empty id", {"id": "", "priority": 1}))  # a plain error
+        case.session.push({"id": "", "priority": 1})  # a plain error
         case.teardown()
     stats = rig.stats
     assert stats.injected == {"error-after": 1, "error-before": 1}

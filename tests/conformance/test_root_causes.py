@@ -1,0 +1,120 @@
+"""Every divergence names the clause that is really broken, and says so readably.
+
+Each attribution is tested with a queue that has exactly that bug: a late promotion is
+MQ-READY-3 (not the order it breaks), a restore that never comes is MQ-RESTORE-1 (not a
+priority error), a job missing from the drain is MQ-LOSS-1 with when it was last seen, a
+backend that dies is a divergence with its stderr, and a task mismatch names each key.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from mqspec.adapters.base import QueueAdapter
+from mqspec.adapters.mutants import DelayOneSecondLate, DropsOpaqueFields, NeverRestores
+from mqspec.conformance import engine
+from mqspec.conformance.engine import Profile, RunFinished, check_realtime, run, run_scenario
+from mqspec.conformance.render import render_divergence
+from mqspec.conformance.scenarios import SCENARIOS
+from mqspec.conformance.session import Session
+from mqspec.conformance.transcript import Transcript
+from mqspec.reference.errors import ContractViolation, UsageError
+from mqspec.reference.jsonvalue import describe_difference, json_text
+from mqspec.reference.types import Capabilities
+
+
+def _scenario(name: str) -> Any:
+    return next(s for s in SCENARIOS if s.name == name)
+
+
+def _clauses(adapter: QueueAdapter, monkeypatch: pytest.MonkeyPatch) -> set[str]:
+    monkeypatch.setitem(engine.PROFILES, "quick", Profile("quick", examples=30, steps=25))
+    try:
+        last = list(run(adapter))[-1]
+    finally:
+        adapter.close()
+    assert isinstance(last, RunFinished)
+    return {d.clause.id for d in last.result.divergences}
+
+
+def test_a_late_promotion_is_named_as_such_not_as_the_order_it_breaks_MQ_READY_3(monkeypatch):
+    assert _clauses(DelayOneSecondLate(), monkeypatch) == {"MQ-READY-3"}
+
+
+def test_a_late_promotion_says_what_came_first_because_of_it_MQ_READY_3() -> None:
+    s = Session(DelayOneSecondLate(), url="m")
+    s.push({"id": "D", "priority": 1, "delay": 2})
+    s.advance(2.5)  # D was due at 2; this queue promotes it at 3
+    s.push({"id": "F", "priority": 1})
+    with pytest.raises(ContractViolation) as caught:
+        s.reserve()
+    finding = caught.value.finding
+    assert finding.clause.id == "MQ-READY-3"
+    assert "promoted late, a job enqueued after it came first (MQ-ORDER-2)" in finding.message
+
+
+def test_a_restore_that_never_comes_is_MQ_RESTORE_1_not_a_priority_error() -> None:
+    done = run_scenario(NeverRestores(), _scenario("restored_keeps_priority_and_place"), "m", False)
+    assert done.divergence is not None
+    assert done.divergence.clause.id == "MQ-RESTORE-1"
+    assert "lost its priority: MQ-RESTORE-2" in done.divergence.finding.message
+
+
+def test_a_job_missing_from_the_drain_says_when_it_was_last_seen_MQ_LOSS_1() -> None:
+    class Forgets(NeverRestores):
+        pass
+
+    s = Session(Forgets(), url="m")
+    s.push({"id": "A", "priority": 1})
+    s.advance(3)
+    s.reserve()
+    with pytest.raises(ContractViolation) as caught:
+        s.drain()
+    finding = caught.value.finding
+    assert finding.clause.id in ("MQ-LOSS-1", "MQ-RESTORE-1")
+    if finding.clause.id == "MQ-LOSS-1":
+        assert "last seen when a Reserve returned it at 3" in finding.message
+
+
+def test_a_task_mismatch_names_each_key_with_both_values_as_json_MQ_TASK_2() -> None:
+    done = run_scenario(DropsOpaqueFields(), _scenario("fields_round_trip"), "m", False)
+    assert done.divergence is not None
+    message = done.divergence.finding.message
+    assert '"memory" missing (pushed 256)' in message
+    assert "True" not in message and "None" not in message  # JSON, not Python reprs
+
+
+def test_long_values_are_cut_with_their_length_shown() -> None:
+    text = json_text("x" * 100_000)
+    assert len(text) < 200 and "100002 characters in all" in text
+    diff = describe_difference({"id": "a", "p": "x" * 50_000}, {"id": "a", "p": "x" * 32_767})
+    assert '"p": pushed "xxx' in diff and "50002 characters in all" in diff
+    assert len(diff) < 400
+
+
+def test_a_zero_valued_field_a_driver_adds_is_named_MQ_PUSH_1() -> None:
+    diff = describe_difference({"id": "a", "priority": 1}, {"id": "a", "priority": 1, "app": ""})
+    assert diff == '"app" added ("", never pushed)'
+
+
+def test_real_clock_programs_say_real_time() -> None:
+    from mqspec.conformance.results import Divergence
+    from mqspec.reference.clauses import clause
+    from mqspec.reference.types import Finding
+
+    finding = Finding(clause("MQ-READY-1"), "x", "y", "z")
+    real = Divergence(finding, "scenario s", Transcript(Capabilities(), clock="real"))
+    assert "real time t" in render_divergence(real)
+    virtual = Divergence(finding, "scenario s", Transcript(Capabilities()))
+    assert "virtual time t" in render_divergence(virtual)
+    assert Transcript.from_jsonl(real.transcript.to_jsonl()).clock == "real"  # type: ignore[union-attr]
+
+
+def test_the_timeout_hint_for_an_exec_driver_says_to_set_it_in_the_driver() -> None:
+    with pytest.raises(UsageError) as caught:
+        check_realtime(Capabilities(reservation_timeout=60), "exec:./my-driver")
+    assert "set it in the driver" in str(caught.value) and "?timeout" not in str(caught.value)
+    with pytest.raises(UsageError, match=r"\?timeout=1"):
+        check_realtime(Capabilities(reservation_timeout=60), "sqlite:///q.db")
