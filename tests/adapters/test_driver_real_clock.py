@@ -10,8 +10,12 @@ that came too late to be "at once" fails as such instead of passing by luck).
 from __future__ import annotations
 
 import json
+import re
+import shlex
 import subprocess
+import sys
 import time
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -84,3 +88,38 @@ def test_a_real_clock_driver_ignores_the_requests_now(driver: Any) -> None:
     )
     assert answers[3] == {"seq": 3, "ok": {"task": None}}
     assert "real clock" in proc.stderr
+
+
+# -- the whole check on the real clock, as a user runs it ------------------------------------
+
+MQSPEC = Path(sys.executable).with_name("mqspec")
+BROKEN = Path(__file__).resolve().parent / "drivers_for_tests" / "broken.py"
+
+
+def _check(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [str(MQSPEC), "check", "--no-report", "--budget", "15", "--workers", "4", *args],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+
+
+@pytest.mark.parametrize("driver", DRIVERS)
+def test_check_runs_the_real_clock_state_machine_on_a_real_clock_driver(driver: Any) -> None:
+    """No --timeout: the harness asks for T = 1 s in hello, and the driver adopts it."""
+    run = _check("exec:" + shlex.join(driver("--real-clock")))
+    out = run.stdout + run.stderr
+    assert run.returncode == 0, out
+    assert re.search(r"'reservation_timeout': 1(\.0)?,", out) and "'virtual_time': False" in out
+    assert re.search(r"state machine on the real clock, 4 workers, \d+ examples", out), out
+    assert "verdict: conforms" in out
+
+
+def test_check_fails_a_broken_real_clock_driver_on_its_clause_MQ_RESTORE_1() -> None:
+    run = _check(f"exec:{sys.executable} {BROKEN} never-restores --real-clock")
+    out = run.stdout + run.stderr
+    assert run.returncode == 1, out
+    assert re.search(r"MQ-RESTORE-1\s+MUST\s+FAIL", out), out
+    assert "minimal program (real time t" in out

@@ -28,8 +28,21 @@ def test_server_conforms_in_profile(engine_name: str, url: str, profile: str) ->
     require(engine_name, url)
     target = with_options(url, timeout=1) if profile == "realtime" else url
     adapter, opened, cleanup = open_isolated_url(target)
+
+    def open_queue():  # the real-clock search's workers, each in a namespace of its own
+        queue, _, close = open_isolated_url(target)
+        return queue, close
+
     try:
-        *_, last = run(adapter, url=target, opened_url=opened, profile=profile)
+        *_, last = run(
+            adapter,
+            url=target,
+            opened_url=opened,
+            profile=profile,
+            open_queue=open_queue,
+            budget=15,
+            workers=3,
+        )
     finally:
         cleanup()
     assert isinstance(last, RunFinished)

@@ -1,6 +1,7 @@
 """The bounded real-time profile: the production code path, on the real clock.
 
-The only tests that sleep (about half a minute): the scenarios with a 1 s reservation timeout.
+Tests that sleep (about a minute each): the scenarios with a 1 s reservation timeout, then the
+real-clock state machine for a budget of seconds.
 RealClock's own tests use a fake sleep and never wait.
 """
 
@@ -18,7 +19,7 @@ from mqspec.reference.errors import DriverError, UsageError
 
 
 def _result(adapter, profile="realtime"):
-    for event in run(adapter, url="memory://?timeout=1", profile=profile):
+    for event in run(adapter, url="memory://?timeout=1", profile=profile, budget=8):
         if isinstance(event, RunFinished):
             return event.result
     raise AssertionError("no RunFinished")

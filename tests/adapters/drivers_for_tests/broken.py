@@ -1,7 +1,8 @@
 """The template driver (adapters/drivers/python/driver.py) with one contract clause broken.
 
-Usage: ``broken.py BUG``. Each bug is a small subclass of the template's `Queue`, named for the
-clause the suite must name when it catches it (tests/adapters/test_process.py).
+Usage: ``broken.py BUG [--real-clock]``. Each bug is a small subclass of the template's
+`Queue`, named for the clause the suite must name when it catches it
+(tests/adapters/test_process.py).
 """
 
 from __future__ import annotations
@@ -68,7 +69,9 @@ BUGS = {
 
 
 def main():
-    queue = BUGS[sys.argv[1]](timeout=30, tokens=False)
+    # ``--real-clock``: the queue reads its own clock, with a 1 s reservation timeout.
+    real = "--real-clock" in sys.argv[2:]
+    queue = BUGS[sys.argv[1]](timeout=1 if real else 30, tokens=False, real_clock=real)
     driver.serve(queue, sys.stdin, sys.stdout)
 
 
