@@ -371,13 +371,13 @@ class DiesAfterBurst(MemoryQueue):
         super()._advance(now)
 
 
-def dies_after_burst() -> QueueAdapter:
+def dies_after_burst(timeout: float = 60) -> QueueAdapter:
     """The process dies when three or more delayed jobs fall due together, as fn's memory
     queue's ticker goroutine panicked after a burst of due jobs, taking every job with it.
     The queue is `DiesAfterBurst`, served over the driver protocol by the generic host."""
     from mqspec.adapters.process import ProcessQueue
 
-    url = "py:mqspec.adapters.mutants:DiesAfterBurst"
+    url = f"py:mqspec.adapters.mutants:DiesAfterBurst?timeout={timeout:g}"
     return ProcessQueue([sys.executable, "-m", "mqspec.adapters.host", url])
 
 

@@ -84,12 +84,13 @@ class ReversedTiesQueue(MemoryQueue):
         return (-priority, ready_at, 0, seq)
 
 
-CORRECT_VARIANTS: dict[str, Callable[[], QueueAdapter]] = {
-    "memory": lambda: MemoryQueue(),
-    "memory-tokens": lambda: MemoryQueue(tokens=True),
-    "memory-reject": lambda: MemoryQueue(duplicates="reject"),
-    "memory-capacity": lambda: MemoryQueue(max_jobs=50),
-    "ticker": lambda: TickerQueue(tick_interval=1),
-    "reversed-ties": lambda: ReversedTiesQueue(),
+CORRECT_VARIANTS: dict[str, Callable[..., QueueAdapter]] = {
+    "memory": lambda **options: MemoryQueue(**options),
+    "memory-tokens": lambda **options: MemoryQueue(tokens=True, **options),
+    "memory-reject": lambda **options: MemoryQueue(duplicates="reject", **options),
+    "memory-capacity": lambda **options: MemoryQueue(max_jobs=50, **options),
+    "ticker": lambda **options: TickerQueue(tick_interval=1, **options),
+    "reversed-ties": lambda **options: ReversedTiesQueue(**options),
 }
-"""Every correct variant by name: a factory for a fresh, empty queue."""
+"""Every correct variant by name: a factory for a fresh, empty queue (options such as
+``timeout`` are passed on, so a real-clock run can ask for a short reservation timeout)."""

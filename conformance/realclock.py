@@ -19,9 +19,11 @@ Rule: imports the engine's machine runner and the Hypothesis machine; no front e
 
 from __future__ import annotations
 
+import ast
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import attrs
@@ -199,7 +201,7 @@ def run_realtime_search(
         threading.Thread(target=work, args=(n,), name=f"mqspec-realclock-{n}", daemon=True)
         for n in range(max(1, workers))
     ]
-    with shrink_budget(profile.shrink_seconds if cap_shrinking else None):
+    with shrink_budget(profile.shrink_seconds if cap_shrinking else None), _one_parse_at_a_time():
         for thread in threads:
             thread.start()
         for thread in threads:
@@ -221,6 +223,31 @@ def run_realtime_search(
         workers=len(threads),
         steps=pool.steps,
     )
+
+
+_PARSE = threading.Lock()
+
+
+@contextmanager
+def _one_parse_at_a_time() -> Iterator[None]:
+    """Serialise `ast.parse` while the workers run.
+
+    Why: Hypothesis reads the source of rules and lambdas (`inspect.getsource`, which parses
+    the file) to describe them, and CPython 3.11's parser is not safe to enter from two
+    threads at once: it fails with "SystemError: AST constructor recursion depth mismatch".
+    Parsing is rare and quick, so one at a time costs nothing measurable.
+    """
+    original = ast.parse
+
+    def parse(*args: Any, **kwargs: Any) -> Any:
+        with _PARSE:
+            return original(*args, **kwargs)
+
+    ast.parse = parse  # type: ignore[assignment]
+    try:
+        yield
+    finally:
+        ast.parse = original
 
 
 def _size(divergence: Divergence) -> int:
