@@ -504,10 +504,19 @@ MUTANTS: tuple[Mutant, ...] = (
     _m("truncates-at-32-ki", TruncatesAt32Ki, "MQ-TASK-2"),
     _m("delete-fails-near-deadline", DeleteFailsNearDeadline, "MQ-DELETE-1"),
     _m("dies-after-burst", dies_after_burst, "MQ-LOSS-1"),
+    # The default profile's crash check catches it; the crash profile, which kills inside
+    # operations too, must as well.
     Mutant(
         "forgetful-durable",
         ForgetfulDurable,
         frozenset({"MQ-DURABLE-1"}),
+        url="py:mqspec.adapters.mutants:ForgetfulDurable",
+    ),
+    Mutant(
+        "forgetful-durable-crash-profile",
+        ForgetfulDurable,
+        frozenset({"MQ-DURABLE-1"}),
+        profile="crash",
         url="py:mqspec.adapters.mutants:ForgetfulDurable",
     ),
     *(

@@ -136,7 +136,7 @@ def run(
         check_realtime(caps, url)
     yield RunStarted(url, caps, chosen, seed)
     realtime = chosen.realtime or not caps.virtual_time
-    state = Tally(strict, _unexercised(chosen, caps, realtime, opened_url or url))
+    state = Tally(strict, _unexercised(chosen, caps, realtime, opened_url))
     error = ""
     try:
         for item in SCENARIOS:
@@ -223,7 +223,7 @@ def run_search(
             yield _run_realtime(adapter, chosen, url, strict, seed, open_queue, budget, workers)
         else:
             yield _run_stateful(adapter, chosen, url, strict, seed)
-        if chosen.crash_check and caps.durable and _crash_reopenable(target):
+        if chosen.crash_check and caps.durable and _crash_reopenable(opened_url):
             check = attrs.evolve(
                 PROFILES["crash"], examples=chosen.crash_check, shrink_seconds=chosen.shrink_seconds
             )
@@ -280,27 +280,30 @@ def _on_clock(machine: type[QueueMachine], realtime: bool) -> type[QueueMachine]
     return type(machine.__name__, (RealClockMachine, machine), {})
 
 
-def _crash_reopenable(url: str) -> bool:
-    """Whether the crash machine can reopen ``url`` in a host process whose death is the
-    queue's crash: a URL the registry opens, and not a server's (its data lives elsewhere)."""
-    scheme = _scheme(url)
+def _crash_reopenable(opened_url: str | None) -> bool:
+    """Whether the crash machine can reopen the queue in a host process whose death is the
+    queue's crash: the caller gave the URL it opened the queue with (the same namespace), the
+    registry opens it, and it is not a server's (whose data lives elsewhere)."""
+    if opened_url is None or ":" not in opened_url:
+        return False
+    scheme = _scheme(opened_url)
     return scheme in SCHEMES and scheme not in SERVER_SCHEMES
 
 
 def _unexercised(
-    profile: Profile, caps: Capabilities, realtime: bool, url: str = ""
+    profile: Profile, caps: Capabilities, realtime: bool, opened_url: str | None = None
 ) -> dict[str, str]:
     """Why each clause no scenario covers is left unexercised by this run."""
     reasons = dict(NOT_EXERCISED)
     if not caps.durable:
         reasons["MQ-DURABLE-1"] = NOT_DURABLE
     if profile.crash_check and caps.durable:
-        if _crash_reopenable(url):
+        if _crash_reopenable(opened_url):
             reasons.update(NO_CRASH)
         else:
             reasons["MQ-DURABLE-1"] = (
-                "the crash check needs a queue the harness can reopen by URL in a process of "
-                "its own: run --profile crash with its URL"
+                "the crash check needs the URL the queue was opened with, to reopen it in a "
+                "process of its own (mqspec check passes it; not for a server)"
             )
     if profile.faults:
         reasons["MQ-LOSS-2"] = "no fault hit an operation in this run"

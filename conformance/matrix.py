@@ -18,7 +18,7 @@ from pathlib import Path
 
 import attrs
 
-from mqspec.adapters.registry import open_isolated
+from mqspec.adapters.registry import open_isolated_url
 from mqspec.conformance.engine import RunFinished, RunResult, run
 from mqspec.reference.clauses import CATALOGUE
 
@@ -74,10 +74,11 @@ def _areas() -> list[str]:
 def row_result(row: Row, scratch: Path, *, seed: int = 0) -> RunResult:
     """Run the quick profile against ``row`` and return the result."""
     url = row.url(scratch)
-    adapter, cleanup = open_isolated(url)
+    adapter, opened, cleanup = open_isolated_url(url)
     try:
-        # The row name, not the URL, labels the run: scratch paths differ between runs.
-        for event in run(adapter, url=row.name, profile="quick", seed=seed):
+        # The row name, not the URL, labels the run: scratch paths differ between runs. The
+        # opened URL lets the crash check reopen a durable queue (it never reaches a report).
+        for event in run(adapter, url=row.name, opened_url=opened, profile="quick", seed=seed):
             if isinstance(event, RunFinished):
                 return event.result
     finally:

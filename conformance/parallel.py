@@ -233,7 +233,9 @@ def judge(history: History, budget: float) -> tuple[tuple[Anomaly, ...], lineari
     argument holds at any instants), and its failure comes back as the verdict.
     """
     anomalies = find_anomalies(history)
-    verdict = linearize.check(history, budget=budget)
+    # Confirming a finding may take longer than clearing a history, and it is rare: the search
+    # gets five times the budget then.
+    verdict = linearize.check(history, budget=budget * 5 if anomalies else budget)
     if not anomalies or isinstance(verdict, linearize.NotLinearizable):
         return anomalies, verdict
     if isinstance(verdict, linearize.Unknown) and verdict.failure is not None:

@@ -119,7 +119,7 @@ def test_skipped_clauses_say_why():
     assert "slack 0" in reasons["MQ-DELETE-4"]
     assert "max_jobs" in reasons["MQ-PUSH-3"]
     assert reasons["MQ-LOSS-2"] == NOT_EXERCISED["MQ-LOSS-2"]
-    assert reasons["MQ-DURABLE-1"] == "needs crash-and-restart runs: run --profile crash"
+    assert reasons["MQ-DURABLE-1"] == "the queue does not declare durable"
     assert "fault" in reasons["MQ-LOSS-3"]
 
 

@@ -10,6 +10,7 @@ PostgreSQL and MariaDB (skipping with the reason when a server is down; failing 
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from collections.abc import Iterator
 from typing import Any
@@ -119,10 +120,15 @@ def test_correct_queue_with_fault_points_passes_MQ_LOSS_2(name: str, factory: An
 def test_fault_mutant_is_caught_on_its_clause(name: str, factory: Any, clauses: frozenset) -> None:
     """pop-before-record: MQ-LOSS-1/MQ-LOSS-2; push-retries-twice: MQ-RESERVE-3/MQ-LOSS-2/
     MQ-LOSS-3; delete-acks-failed-write: MQ-DELETE-1/MQ-DELETE-2/MQ-RESERVE-2."""
-    with FaultRig(factory(), name) as rig, pytest.raises(ContractViolation) as caught:
-        run(rig.machine(), examples=20, steps=20, seed=0)
-    assert caught.value.finding.clause.id in clauses, caught.value.finding.render()
-    assert set(rig.stats.violations) & clauses
+    for seed in range(4):  # which programs reach the bug depends on the seed
+        with FaultRig(factory(), name) as rig:
+            try:
+                run(rig.machine(), examples=20, steps=20, seed=seed)
+            except ContractViolation as caught:
+                assert caught.finding.clause.id in clauses, caught.finding.render()
+                assert set(rig.stats.violations) & clauses
+                return
+    pytest.fail(f"{name} not caught in 4 seeds")
 
 
 @pytest.mark.parametrize(
@@ -148,7 +154,7 @@ def test_anomaly_is_counted_and_attributed_MQ_LOSS_1(factory: Any, kind: str) ->
     clauses = next(m[2] for m in FAULT_MUTANTS if m[1] is factory)
     counted = 0
     for seed in range(4):  # which cases reach the anomaly depends on the programs drawn
-        with FaultRig(factory(), "mutant") as rig, pytest.raises(ContractViolation):
+        with FaultRig(factory(), "mutant") as rig, contextlib.suppress(ContractViolation):
             run(rig.machine(), examples=20, steps=20, seed=seed)
         stats = rig.stats
         found = {k: n for k, n in anomalies(rig).items() if n}

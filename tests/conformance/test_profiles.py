@@ -74,17 +74,19 @@ def test_faults_profile_on_sqlite_also_crashes_it_MQ_DURABLE_1(tmp_path):
     assert _statuses(result)["MQ-DURABLE-1"] == "pass"
 
 
-def test_faults_profile_needs_virtual_time():
-    class WallClock(MemoryQueue):
-        @property
-        def capabilities(self):
-            import attrs
+def test_faults_profile_runs_on_the_real_clock_MQ_LOSS_2(monkeypatch):
+    """A queue on its own clock gets the fault machine too, with short examples that sleep."""
+    import attrs
 
-            return attrs.evolve(super().capabilities, virtual_time=False, reservation_timeout=1)
+    from mqspec.adapters.ownclock import OwnClock
+    from mqspec.conformance import engine
 
-    result = _run(WallClock(timeout=1), url="wall", profile="faults")
-    assert result.faults is None
-    assert "virtual time" in {c.clause.id: c.reason for c in result.clauses}["MQ-LOSS-2"]
+    small = attrs.evolve(engine.PROFILES["faults"], examples=20, realtime_steps=6)
+    monkeypatch.setitem(engine.PROFILES, "faults", small)
+    result = _run(OwnClock(MemoryQueue(timeout=1)), url="wall", profile="faults")
+    assert result.verdict == "conforms", render_failure(result)
+    assert result.faults is not None and result.faults.cases > 0
+    assert "virtual time" not in {c.clause.id: c.reason for c in result.clauses}["MQ-LOSS-2"]
 
 
 def test_concurrency_profile_passes_a_correct_queue():

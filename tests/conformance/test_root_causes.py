@@ -118,3 +118,51 @@ def test_the_timeout_hint_for_an_exec_driver_says_to_set_it_in_the_driver() -> N
     assert "set it in the driver" in str(caught.value) and "?timeout" not in str(caught.value)
     with pytest.raises(UsageError, match=r"\?timeout=1"):
         check_realtime(Capabilities(reservation_timeout=60), "sqlite:///q.db")
+
+
+def test_a_durable_backend_that_dies_is_restarted_and_judged_as_after_a_crash_MQ_DURABLE_1(
+    tmp_path,
+) -> None:
+    """A durable driver that dies by itself between calls is started again; the call that
+    found it dead is cut (MQ-LOSS-2), and every job must still be there (MQ-DURABLE-1)."""
+    import os
+    import signal
+
+    from mqspec.adapters.process import ProcessQueue
+    from mqspec.conformance.crash import host_argv
+
+    queue = ProcessQueue(host_argv(f"sqlite:///{tmp_path / 'q.db'}?timeout=30"))
+    try:
+        assert queue.capabilities.durable
+        s = Session(queue, url="exec:host")
+        s.push({"id": "A", "priority": 1})
+        s.push({"id": "B", "priority": 1})
+        assert queue.pid is not None
+        os.kill(queue.pid, signal.SIGKILL)  # the backend dies on its own, between calls
+        s.reserve()  # finds it dead: restarted, this call judged as cut
+        assert [step.op for step in s.transcript.steps][-2:] == ["reserve", "restart"]
+        s.drain()  # A and B both come out: nothing was lost
+    finally:
+        queue.close()
+
+
+def test_a_backend_that_is_not_durable_and_dies_has_lost_its_jobs_MQ_LOSS_1() -> None:
+    import os
+    import signal
+    import sys
+
+    from mqspec.adapters.process import ProcessQueue
+
+    queue = ProcessQueue([sys.executable, "-m", "mqspec.adapters.host", "memory://"])
+    try:
+        s = Session(queue, url="exec:host")
+        s.push({"id": "A", "priority": 1})
+        assert queue.pid is not None
+        os.kill(queue.pid, signal.SIGKILL)
+        with pytest.raises(ContractViolation) as caught:
+            s.reserve()
+        finding = caught.value.finding
+        assert finding.clause.id == "MQ-LOSS-1"
+        assert "killed by signal 9" in finding.message and "1 live job(s)" in finding.message
+    finally:
+        queue.close()

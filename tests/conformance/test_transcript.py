@@ -73,6 +73,7 @@ def test_jsonl_header_and_shape():
         "mqspec_transcript": FORMAT_VERSION,
         "url": "py:pkg.mod:make?opt=ü",
         "capabilities": CAPS.to_json(),
+        "clock": "virtual",
     }
     assert json.loads(lines[1])["task"] == UNICODE_TASK
     # Steps carry only what they need: no task on reserve, no outcome on advance.
