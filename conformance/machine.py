@@ -53,6 +53,7 @@ class QueueMachine(RuleBasedStateMachine):
         super().__init__()
         self.session = Session(self.adapter, strict=self.strict, url=self.url)
         self.counter = 0
+        self.deadlines: list[float] = []  # of the reservations this case made, for time rules
 
     def _new_id(self) -> str:
         self.counter += 1
@@ -112,8 +113,21 @@ class QueueMachine(RuleBasedStateMachine):
     def reserve(self) -> Any:
         outcome = self.session.reserve()
         if isinstance(outcome, Ok) and outcome.value is not None:
+            self.deadlines.append(self.session.now + self.session.capabilities.reservation_timeout)
             return outcome.value
         return multiple()
+
+    def _pending_deadlines(self) -> list[float]:
+        now = self.session.now
+        return [d for d in self.deadlines if d > now]
+
+    @precondition(lambda self: bool(self._pending_deadlines()))
+    @rule(data=st.data(), before=st.sampled_from([0.01, 0.5, 0.99]))
+    def advance_into_a_lease_last_second(self, data: st.DataObject, before: float) -> None:
+        """Stop inside the last second of a pending reservation: a Delete refused there (a
+        deadline compared in whole seconds, a skew margin taken off the lease) shows next."""
+        when = data.draw(st.sampled_from(self._pending_deadlines()[-4:]), label="deadline")
+        self.session.advance_to(max(when - before, self.session.now))
 
     @rule(task=consumes(reserved))
     def delete_reserved(self, task: dict[str, Any]) -> None:
