@@ -371,13 +371,18 @@ class DiesAfterBurst(MemoryQueue):
         super()._advance(now)
 
 
+def dies_after_burst_queue(timeout: str | float = 60) -> DiesAfterBurst:
+    """`DiesAfterBurst` opened by URL: ``py:`` options arrive as text."""
+    return DiesAfterBurst(timeout=float(timeout))
+
+
 def dies_after_burst(timeout: float = 60) -> QueueAdapter:
     """The process dies when three or more delayed jobs fall due together, as fn's memory
     queue's ticker goroutine panicked after a burst of due jobs, taking every job with it.
     The queue is `DiesAfterBurst`, served over the driver protocol by the generic host."""
     from mqspec.adapters.process import ProcessQueue
 
-    url = f"py:mqspec.adapters.mutants:DiesAfterBurst?timeout={timeout:g}"
+    url = f"py:mqspec.adapters.mutants:dies_after_burst_queue?timeout={timeout:g}"
     return ProcessQueue([sys.executable, "-m", "mqspec.adapters.host", url])
 
 

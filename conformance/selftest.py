@@ -43,6 +43,7 @@ from mqspec.conformance.engine import (
     StatefulDone,
     run,
 )
+from mqspec.reference.errors import MqspecError
 
 __all__ = [
     "Entry",
@@ -176,7 +177,19 @@ def check(
             problem="",
             skipped=entry.not_run,
         )
-    adapter = entry.factory()
+    try:
+        adapter = entry.factory()
+    except MqspecError as err:  # a row, not the end of the selftest
+        return Row(
+            entry,
+            ok=False,
+            verdict="error",
+            reported=(),
+            first_divergence=None,
+            program_length=None,
+            elapsed=0.0,
+            problem=f"the queue could not be opened: {err}",
+        )
 
     def open_queue() -> tuple[QueueAdapter, Callable[[], None]]:
         queue = entry.factory()
