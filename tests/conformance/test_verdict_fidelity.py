@@ -166,3 +166,18 @@ def test_scenario_done_keeps_its_cases() -> None:
     done = run_scenario(MemoryQueue(), _scenario("delete_without_reservation_fails"), "m", False)
     assert isinstance(done, ScenarioDone)
     assert (done.status, done.cases, done.clean) == ("pass", 3, 3)
+
+
+def test_the_crash_check_never_reopens_a_label_as_a_url_MQ_DURABLE_1(monkeypatch, tmp_path):
+    """A run labelled ``sqlite:label`` without the URL it was opened with must not reopen the
+    label (it would create a database file named "label" in the working directory)."""
+    import attrs
+
+    from mqspec.adapters.sqlite import SqliteQueue
+
+    monkeypatch.setitem(engine.PROFILES, "quick", attrs.evolve(SMALL, crash_check=3))
+    monkeypatch.chdir(tmp_path)
+    result = _result(SqliteQueue(tmp_path / "q.db", timeout=60), url="sqlite:label")
+    assert not (tmp_path / "label").exists()
+    reason = {c.clause.id: c.reason for c in result.clauses}["MQ-DURABLE-1"]
+    assert "needs the URL the queue was opened with" in reason
