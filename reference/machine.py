@@ -528,6 +528,11 @@ class QueueState:
         clause to name (MQ-READY-3, MQ-RESTORE-1); the order broken is its consequence.
         """
         slack = self.caps.slack
+        if other.survived:
+            return (
+                DURABLE,
+                f"it was live before the queue restarted; {consequence}",
+            )
         if other.restored:
             return (
                 RESTORE_LATE,
