@@ -63,11 +63,7 @@ class QueueMachine(RuleBasedStateMachine):
 
     @rule(target=pushed, priority=priorities, delay=delays, fields=opaque_fields)
     def push(self, priority: int, delay: int, fields: dict[str, Any]) -> Any:
-        task = {**fields, "id": self._new_id(), "priority": priority}
-        if delay:
-            task["delay"] = delay
-        self.session.push(task)
-        return task
+        return self._push_one(priority, delay, fields)
 
     @rule(
         target=pushed,
@@ -81,6 +77,17 @@ class QueueMachine(RuleBasedStateMachine):
         Half the draws are small (1-10) and the count shrinks towards 1: a failing case whose
         depth does not matter shrinks to a few pushes, and each shrink attempt replays fewer.
         """
+        return self._push_batch(count, priority_seed, delayed, longest_delay=7)
+
+    def _push_one(self, priority: int, delay: int, fields: dict[str, Any]) -> Any:
+        task = {**fields, "id": self._new_id(), "priority": priority}
+        if delay:
+            task["delay"] = delay
+        self.session.push(task)
+        return task
+
+    def _push_batch(self, count: int, priority_seed: int, delayed: bool, longest_delay: int) -> Any:
+        """``count`` jobs, priorities from the seed's bits, every fourth delayed when asked."""
         tasks = []
         for i in range(count):
             task: dict[str, Any] = {
@@ -88,7 +95,7 @@ class QueueMachine(RuleBasedStateMachine):
                 "priority": (priority_seed >> (i % 16)) % 3,
             }
             if delayed and i % 4 == 0:
-                task["delay"] = 1 + i % 7
+                task["delay"] = 1 + i % longest_delay
             self.session.push(task)
             tasks.append(task)
         return multiple(*tasks[:5])

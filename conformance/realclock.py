@@ -28,7 +28,7 @@ from typing import Any
 
 import attrs
 from hypothesis import strategies as st
-from hypothesis.stateful import multiple, precondition, rule
+from hypothesis.stateful import precondition, rule
 
 from mqspec.adapters.base import QueueAdapter
 from mqspec.conformance.machine import QueueMachine, machine_for
@@ -68,11 +68,7 @@ class RealClockMachine(QueueMachine):
         fields=opaque_fields,
     )
     def push(self, priority: int, delay: int, fields: dict[str, Any]) -> Any:
-        task = {**fields, "id": self._new_id(), "priority": priority}
-        if delay:
-            task["delay"] = delay
-        self.session.push(task)
-        return task
+        return self._push_one(priority, delay, fields)
 
     @rule(
         target=QueueMachine.pushed,
@@ -82,17 +78,7 @@ class RealClockMachine(QueueMachine):
     )
     def push_many(self, count: int, priority_seed: int, delayed: bool) -> Any:
         """Up to 40 jobs at once (a few per call on a real backend), some delayed 1-3 s."""
-        tasks = []
-        for i in range(count):
-            task: dict[str, Any] = {
-                "id": self._new_id(),
-                "priority": (priority_seed >> (i % 16)) % 3,
-            }
-            if delayed and i % 4 == 0:
-                task["delay"] = 1 + i % 3
-            self.session.push(task)
-            tasks.append(task)
-        return multiple(*tasks[:5])
+        return self._push_batch(count, priority_seed, delayed, longest_delay=3)
 
     @rule(seconds=st.sampled_from([0.05, 0.3, 0.7, 1.2]))
     def advance(self, seconds: float) -> None:
