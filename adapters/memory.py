@@ -1,7 +1,8 @@
 """An in-process, thread-safe queue that meets the MessageQueue contract with a lease design.
 
 Responsibility: be the simplest *correct* backend, so the harness has something real to pass
-(and the variants in `mqspec.adapters.variants` something to differ from). It does not use the
+(and the variants in `mqspec.adapters.selftest.variants` something to differ from). It does not use
+the
 reference model: it is an independent implementation of the contract.
 
 Design. Every job gets a fixed position key ``(-priority, ready_at, seq)`` when it is pushed

@@ -33,9 +33,9 @@ import time
 from collections import deque
 from typing import Any
 
-from mqspec.conformance.fastcheck import find_anomalies
-from mqspec.conformance.history import History, Operation
-from mqspec.conformance.linearize import Linearizable, check
+from mqspec.conformance.concurrency.fastcheck import find_anomalies
+from mqspec.conformance.concurrency.history import History, Operation
+from mqspec.conformance.concurrency.linearize import Linearizable, check
 from mqspec.reference import Capabilities, Ok
 
 DAY = 86_400.0

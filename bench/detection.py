@@ -1,12 +1,14 @@
 """Detection benchmark: how fast the search finds each broken queue, and how small it shrinks it.
 
-For every mutant of the catalogue (`mqspec.adapters.mutants.MUTANTS`) and several seeds, run the
-profile that targets it, as ``mqspec selftest`` does (`mqspec.conformance.selftest.check`: the
+For every mutant of the catalogue (`mqspec.adapters.selftest.mutants.MUTANTS`) and several seeds,
+run the
+profile that targets it, as ``mqspec selftest`` does
+(`mqspec.conformance.frontends.selftest.check`: the
 scenarios, then the search), and record whether an expected clause was named, the time to the
 first divergence, and the length of the minimal program (transcript steps; for concurrency, the
 operations of the minimal parallel program).
 
-``--search-only`` runs the search alone (`mqspec.conformance.engine.run_search`: the state
+``--search-only`` runs the search alone (`mqspec.conformance.core.engine.run_search`: the state
 machine, with faults or crashes, or the concurrent clients) WITHOUT the scenarios, which catch
 most mutants in milliseconds and would hide the search's own power: the harder measure. A run
 that named only other clauses is shown with them, so a miss and a catch on another clause
@@ -27,9 +29,9 @@ import argparse
 import statistics
 import time
 
-from mqspec.adapters.mutants import MUTANTS, Mutant
-from mqspec.conformance.engine import ConcurrencyDone, run_search
-from mqspec.conformance.selftest import catalogue, check
+from mqspec.adapters.selftest.mutants import MUTANTS, Mutant
+from mqspec.conformance.core.engine import ConcurrencyDone, run_search
+from mqspec.conformance.frontends.selftest import catalogue, check
 
 Outcome = tuple[bool, float | None, int | None, float, set[str]]
 

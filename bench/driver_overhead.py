@@ -34,7 +34,7 @@ from typing import Any
 from mqspec.adapters.base import QueueAdapter
 from mqspec.adapters.memory import MemoryQueue
 from mqspec.adapters.process import ProcessQueue
-from mqspec.conformance.session import Session
+from mqspec.conformance.core.session import Session
 from mqspec.reference.types import Ok
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -47,11 +47,11 @@ from hypothesis.stateful import (
 )
 
 from mqspec.adapters.memory import MemoryQueue
-from mqspec.conformance.machine import QueueMachine, machine_for
+from mqspec.conformance.core.statemachine import QueueMachine, machine_for
 from mqspec.reference.jsonvalue import TOKEN_KEY
 
 TARGET_SHARE = 0.5
-_EPSILONS = (-0.001, 0.0, 0.001)  # as in mqspec.conformance.machine
+_EPSILONS = (-0.001, 0.0, 0.001)  # as in mqspec.conformance.core.statemachine
 
 STEPS = [0]  # rule calls so far, shared by both machines (reset between runs)
 

@@ -3,7 +3,7 @@ own clock.
 
 Two measures, both printed in one run:
 
-1. The state machine on the real clock (`mqspec.conformance.realclock.run_realtime_search`)
+1. The state machine on the real clock (`mqspec.conformance.core.realclock.run_realtime_search`)
    against the Python example driver with ``--real-clock`` (T = 1 s asked for in hello), for
    the same budget with one worker and with ``--workers`` workers: the operations each sent,
    and their ratio (target: at least 10 times a single sequential search's).
@@ -22,7 +22,7 @@ import time
 from pathlib import Path
 
 from mqspec.adapters.process import ProcessQueue
-from mqspec.conformance.engine import run_search
+from mqspec.conformance.core.engine import run_search
 
 ROOT = Path(__file__).resolve().parents[1]
 DRIVER = [

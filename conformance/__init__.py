@@ -9,14 +9,14 @@ as the concurrency profile runs them). Only ``cli.py`` imports the CLI library a
 ``pytest_plugin.py`` imports pytest.
 """
 
-from mqspec.conformance.api import check
-from mqspec.conformance.concurrency import run_concurrency
-from mqspec.conformance.concurrent import record
-from mqspec.conformance.engine import PROFILES, RunResult, run
-from mqspec.conformance.fastcheck import find_anomalies
-from mqspec.conformance.linearize import check as check_linearizable
-from mqspec.conformance.parallel import check_parallel
-from mqspec.conformance.session import Session
+from mqspec.conformance.concurrency.check import run_concurrency
+from mqspec.conformance.concurrency.fastcheck import find_anomalies
+from mqspec.conformance.concurrency.linearize import check as check_linearizable
+from mqspec.conformance.concurrency.parallel import check_parallel
+from mqspec.conformance.concurrency.recorder import record
+from mqspec.conformance.core.engine import PROFILES, RunResult, run
+from mqspec.conformance.core.session import Session
+from mqspec.conformance.frontends.api import check
 
 __all__ = [
     "PROFILES",

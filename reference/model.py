@@ -15,7 +15,7 @@ from collections.abc import Callable, Hashable
 from typing import Any
 
 from mqspec.reference.errors import UsageError
-from mqspec.reference.machine import QueueState, Step
+from mqspec.reference.queue_state import QueueState, Step
 from mqspec.reference.types import Capabilities, Finding, Outcome, Verdict
 
 __all__ = ["Instants", "Model"]

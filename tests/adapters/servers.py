@@ -25,7 +25,7 @@ from urllib.parse import unquote, urlsplit
 import pytest
 
 from mqspec.adapters.registry import open_adapter, open_isolated
-from mqspec.conformance import engine
+from mqspec.conformance.core import engine
 from mqspec.reference import TOKEN_KEY, DriverError, UsageError
 
 REDIS_URL = os.environ.get("MQSPEC_REDIS_URL", "redis://127.0.0.1:6379/0")

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from mqspec.adapters.process import ProcessQueue
-from mqspec.conformance.concurrency import run_concurrency
+from mqspec.conformance.concurrency.check import run_concurrency
 
 DRIVERS = Path(__file__).resolve().parents[2] / "adapters" / "drivers"
 COMMANDS = {

@@ -11,7 +11,7 @@ import pytest
 
 from mqspec.adapters.base import QueueAdapter
 from mqspec.adapters.memory import MemoryQueue, from_url
-from mqspec.adapters.variants import CORRECT_VARIANTS, ReversedTiesQueue, TickerQueue
+from mqspec.adapters.selftest.variants import CORRECT_VARIANTS, ReversedTiesQueue, TickerQueue
 from mqspec.reference.errors import UsageError
 from mqspec.reference.jsonvalue import TOKEN_KEY, json_equal, without_token
 from mqspec.reference.tasks import task_problem

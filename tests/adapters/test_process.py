@@ -35,10 +35,10 @@ from mqspec.adapters.process import (
     from_url,
 )
 from mqspec.adapters.registry import open_adapter
-from mqspec.conformance import engine
-from mqspec.conformance.engine import Profile, RunFinished, RunResult, run
-from mqspec.conformance.render import render_failure
-from mqspec.conformance.session import Session
+from mqspec.conformance.core import engine
+from mqspec.conformance.core.engine import Profile, RunFinished, RunResult, run
+from mqspec.conformance.core.session import Session
+from mqspec.conformance.frontends.render import render_failure
 from mqspec.reference.errors import DriverError, MqspecError, UsageError
 from mqspec.reference.types import Capabilities, Failed
 

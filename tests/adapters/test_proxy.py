@@ -1,4 +1,4 @@
-"""Tests of the TCP fault proxy (mqspec.conformance.proxy) against a live Redis server.
+"""Tests of the TCP fault proxy (mqspec.conformance.faults.proxy) against a live Redis server.
 
 Each fault kind must do what it says on a plain SET: ``reset`` and ``stall-reset`` stop the
 request (the key stays unset), ``drop-response`` lets it through and loses the answer (the key is
@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 
 from mqspec.adapters.registry import open_adapter
-from mqspec.conformance.proxy import FaultProxy
+from mqspec.conformance.faults.proxy import FaultProxy
 
 from .servers import REDIS_URL, fresh_name, job, require, where, with_options
 

@@ -12,8 +12,8 @@ from __future__ import annotations
 import pytest
 
 from mqspec.adapters.registry import open_isolated_url
-from mqspec.conformance.engine import RunFinished, run
-from mqspec.conformance.render import render_failure
+from mqspec.conformance.core.engine import RunFinished, run
+from mqspec.conformance.frontends.render import render_failure
 
 from .servers import MARIADB_URL, POSTGRESQL_URL, REDIS_URL, require, with_options
 

@@ -7,6 +7,6 @@ catch on MQ-DURABLE-1. The class itself is the catalogue's mutant ``forgetful-du
 
 from __future__ import annotations
 
-from mqspec.adapters.mutants import ForgetfulDurable
+from mqspec.adapters.selftest.mutants import ForgetfulDurable
 
 __all__ = ["ForgetfulDurable"]

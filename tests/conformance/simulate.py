@@ -17,7 +17,7 @@ from collections.abc import Callable
 from typing import Any
 
 from mqspec.adapters.base import QueueAdapter
-from mqspec.conformance.history import History, Operation
+from mqspec.conformance.concurrency.history import History, Operation
 from mqspec.reference.types import Failed, Ok, Outcome
 
 

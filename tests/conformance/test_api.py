@@ -1,13 +1,15 @@
-"""Tests of `check` (mqspec.conformance.api): the whole suite as one call in a user's own test."""
+"""Tests of `check` (mqspec.conformance.frontends.api): the whole suite as one call in a user's own
+test."""
 
 from __future__ import annotations
 
 import pytest
 
 from mqspec.adapters.memory import MemoryQueue
-from mqspec.adapters.mutants import EmptyIsError, RestoreToTail
-from mqspec.conformance import check, engine
-from mqspec.conformance.engine import Profile, RunResult
+from mqspec.adapters.selftest.mutants import EmptyIsError, RestoreToTail
+from mqspec.conformance import check
+from mqspec.conformance.core import engine
+from mqspec.conformance.core.engine import Profile, RunResult
 from mqspec.reference.errors import DriverError, UsageError
 
 

@@ -11,9 +11,9 @@ from __future__ import annotations
 import threading
 import time
 
-from mqspec.conformance import linearize
-from mqspec.conformance.concurrent import record
-from mqspec.conformance.parallel import judge
+from mqspec.conformance.concurrency import linearize
+from mqspec.conformance.concurrency.parallel import judge
+from mqspec.conformance.concurrency.recorder import record
 from tests.conformance.outsider import OutsiderQueue
 
 

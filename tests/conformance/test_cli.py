@@ -1,4 +1,4 @@
-"""Tests of ``mqspec check`` (mqspec.conformance.cli) through click's CliRunner.
+"""Tests of ``mqspec check`` (mqspec.conformance.frontends.cli) through click's CliRunner.
 
 Exit codes (0 conforms, 1 diverges, 2 could not run), the lines that matter (verdict, report
 path, the one-line cause) and the report directory. Every test runs in a scratch current
@@ -18,10 +18,10 @@ import pytest
 from click.testing import CliRunner
 
 from mqspec.adapters.memory import MemoryQueue
-from mqspec.adapters.mutants import EmptyIsError
-from mqspec.conformance import engine
-from mqspec.conformance.cli import main
-from mqspec.conformance.engine import Profile
+from mqspec.adapters.selftest.mutants import EmptyIsError
+from mqspec.conformance.core import engine
+from mqspec.conformance.core.engine import Profile
+from mqspec.conformance.frontends.cli import main
 
 SMALL = Profile("quick", examples=10, steps=15)
 STAMP = r"\d{8}T\d{6}Z"
@@ -127,7 +127,8 @@ def test_broken_adapter_diverges_with_the_clause_in_the_summary():
 
 
 def test_strict_run_puts_strict_in_the_replay_command(tmp_path):
-    out = invoke("check", "py:mqspec.adapters.mutants:RestoreToTail", "--strict", "--report", "r")
+    url = "py:mqspec.adapters.selftest.mutants:RestoreToTail"
+    out = invoke("check", url, "--strict", "--report", "r")
     assert out.exit_code == 1
     markdown = (tmp_path / "r" / "report.md").read_text(encoding="utf-8")
     assert re.search(r"^Replay: `mqspec replay r/divergence-\d+\.jsonl --strict`$", markdown, re.M)

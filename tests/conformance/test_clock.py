@@ -1,4 +1,4 @@
-"""Tests of the harness's virtual clock (mqspec.conformance.clock): time moves only forward."""
+"""Tests of the harness's virtual clock (mqspec.conformance.core.clock): time moves only forward."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import re
 
 import pytest
 
-from mqspec.conformance.clock import VirtualClock
+from mqspec.conformance.core.clock import VirtualClock
 from mqspec.reference.errors import UsageError
 
 

@@ -1,4 +1,4 @@
-"""Tests of `mqspec.conformance.concurrency.run_concurrency`, the concurrency profile's check.
+"""Tests of `mqspec.conformance.concurrency.check.run_concurrency`, the concurrency profile's check.
 
 The shipped correct backends must pass it: memory:// and an exec: driver shared by every
 client (both serialise calls), SQLite with one connection per client on one file, and the
@@ -16,11 +16,11 @@ import sys
 import pytest
 
 from mqspec.adapters.memory import MemoryQueue
-from mqspec.adapters.race_mutants import RACE_MUTANTS
 from mqspec.adapters.registry import open_adapter
+from mqspec.adapters.selftest.race_mutants import RACE_MUTANTS
 from mqspec.adapters.sqlite import SqliteQueue
-from mqspec.conformance.concurrency import PROFILES, ConcurrencyOutcome, run_concurrency
-from mqspec.conformance.timeline import render_svg
+from mqspec.conformance.concurrency.check import PROFILES, ConcurrencyOutcome, run_concurrency
+from mqspec.conformance.concurrency.timeline import render_svg
 from mqspec.reference.errors import UsageError
 from tests.adapters.servers import (
     MARIADB_URL,

@@ -1,8 +1,9 @@
-"""Tests of `mqspec.conformance.concurrent`: recorded histories, checked fast and exactly.
+"""Tests of `mqspec.conformance.concurrency.recorder`: recorded histories, checked fast and exactly.
 
 `MemoryQueue` is correct under concurrency (one lock around every operation): its histories
 must show no anomaly and linearize. Three broken variants, each a realistic race written as a
-`MemoryQueue` subclass in `mqspec.adapters.race_mutants`, must be caught by the fast checker
+`MemoryQueue` subclass in `mqspec.adapters.selftest.race_mutants`, must be caught by the fast
+checker
 with the clause they break (their catalogue, `RACE_MUTANTS`, says which recording catches them):
 
 * `PeekThenTake`: check-then-act reserve (peek under the lock, yield, take under the lock):
@@ -26,17 +27,17 @@ from typing import ClassVar
 import pytest
 
 from mqspec.adapters.memory import MemoryQueue
-from mqspec.adapters.race_mutants import (
+from mqspec.adapters.selftest.race_mutants import (
     RACE_MUTANTS,
     DeleteRacesRestore,
     NonAtomicReserve,
     PeekThenTake,
 )
-from mqspec.conformance import linearize
-from mqspec.conformance.concurrent import record
-from mqspec.conformance.fastcheck import find_anomalies
-from mqspec.conformance.history import from_jsonl, to_jsonl
-from mqspec.conformance.linearize import Linearizable, NotLinearizable, Unknown
+from mqspec.conformance.concurrency import linearize
+from mqspec.conformance.concurrency.fastcheck import find_anomalies
+from mqspec.conformance.concurrency.history import from_jsonl, to_jsonl
+from mqspec.conformance.concurrency.linearize import Linearizable, NotLinearizable, Unknown
+from mqspec.conformance.concurrency.recorder import record
 from mqspec.reference.errors import DriverError, UsageError
 from mqspec.reference.jsonvalue import TOKEN_KEY
 

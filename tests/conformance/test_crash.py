@@ -24,10 +24,8 @@ from mqspec.adapters.host import serve
 from mqspec.adapters.memory import MemoryQueue
 from mqspec.adapters.process import ProcessQueue
 from mqspec.adapters.registry import open_adapter, open_isolated_url
-from mqspec.conformance import engine
-from mqspec.conformance.cli import main
-from mqspec.conformance.crash import CrashingQueue, host_argv, host_url
-from mqspec.conformance.engine import (
+from mqspec.conformance.core import engine
+from mqspec.conformance.core.engine import (
     NOT_DURABLE,
     CrashDone,
     Profile,
@@ -36,8 +34,10 @@ from mqspec.conformance.engine import (
     StatefulDone,
     run,
 )
-from mqspec.conformance.replay import ReplayFinished, replay
-from mqspec.conformance.session import Session
+from mqspec.conformance.core.session import Session
+from mqspec.conformance.faults.crash import CrashingQueue, host_argv, host_url
+from mqspec.conformance.frontends.cli import main
+from mqspec.conformance.frontends.replay import ReplayFinished, replay
 from mqspec.reference.errors import ContractViolation, DriverError, UsageError
 
 pytest_plugins = ["pytester"]
@@ -344,7 +344,7 @@ def test_cli_check_with_the_crash_profile(tmp_path, monkeypatch):
 def test_pytest_plugin_runs_the_crash_machine(pytester, db):
     # A subprocess, as a backend author runs it; its conftest shrinks the profile.
     pytester.makeconftest(
-        f"from mqspec.conformance import engine\nengine.PROFILES['crash'] = engine.{TINY!r}\n"
+        f"from mqspec.conformance.core import engine\nengine.PROFILES['crash'] = engine.{TINY!r}\n"
     )
     result = pytester.runpytest_subprocess(
         "--mq", db, "--mq-profile", "crash", "-k", "state_machine", "-p", "no:cacheprovider"

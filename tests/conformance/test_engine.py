@@ -1,4 +1,4 @@
-"""Tests of the conformance engine (mqspec.conformance.engine) and its renderer (render.py).
+"""Tests of the conformance engine (mqspec.conformance.core.engine) and its renderer (render.py).
 
 The state machine runs with a small profile (monkeypatched over "quick") to keep these fast;
 the suite's full power against every mutant is tested in tests/quality.
@@ -10,16 +10,16 @@ import attrs
 import pytest
 
 from mqspec.adapters.memory import MemoryQueue
-from mqspec.adapters.mutants import (
+from mqspec.adapters.selftest.mutants import (
     AcceptsInvalid,
     DeleteAbsentFails,
     DeleteAnything,
     EmptyIsError,
     RestoreToTail,
 )
-from mqspec.adapters.variants import CORRECT_VARIANTS, TickerQueue
-from mqspec.conformance import engine
-from mqspec.conformance.engine import (
+from mqspec.adapters.selftest.variants import CORRECT_VARIANTS, TickerQueue
+from mqspec.conformance.core import engine
+from mqspec.conformance.core.engine import (
     NOT_EXERCISED,
     Profile,
     RunFinished,
@@ -29,9 +29,9 @@ from mqspec.conformance.engine import (
     StatefulDone,
     run,
 )
-from mqspec.conformance.machine import machine_for
-from mqspec.conformance.render import render_divergence, render_failure, render_summary
-from mqspec.conformance.scenarios import SCENARIOS
+from mqspec.conformance.core.scenarios import SCENARIOS
+from mqspec.conformance.core.statemachine import machine_for
+from mqspec.conformance.frontends.render import render_divergence, render_failure, render_summary
 from mqspec.reference.clauses import CATALOGUE
 from mqspec.reference.errors import ContractViolation, UsageError
 
@@ -163,7 +163,7 @@ def test_every_correct_variant_conforms_strictly(name):
 
 
 def test_a_mutant_diverges_with_a_transcript_MQ_RESERVE_1():
-    seen = events(EmptyIsError(), url="py:mqspec.adapters.mutants:EmptyIsError")
+    seen = events(EmptyIsError(), url="py:mqspec.adapters.selftest.mutants:EmptyIsError")
     result = seen[-1].result
     assert result.verdict == "diverges"
     assert statuses(result)["MQ-RESERVE-1"] == "fail"
@@ -172,7 +172,7 @@ def test_a_mutant_diverges_with_a_transcript_MQ_RESERVE_1():
     for divergence in result.divergences:
         assert divergence.transcript is not None
         assert divergence.transcript.steps
-        assert divergence.transcript.url == "py:mqspec.adapters.mutants:EmptyIsError"
+        assert divergence.transcript.url == "py:mqspec.adapters.selftest.mutants:EmptyIsError"
     failed = {
         e.scenario.name: e for e in seen if isinstance(e, ScenarioDone) and e.status == "fail"
     }
@@ -328,7 +328,7 @@ def test_render_divergence_without_a_transcript():
 def test_a_dead_backend_is_reported_by_its_own_failure_not_as_flakiness():
     """A driver that dies mid-run makes Hypothesis's re-runs fail at reset; the run must name
     the driver's failure, not Hypothesis's FlakyStrategyDefinition."""
-    from mqspec.conformance.engine import _backend_failure
+    from mqspec.conformance.core.engine import _backend_failure
 
     class Dead(MemoryQueue):
         failure = "exec driver 'x' exited with code 4 before answering request seq 9 (push)"

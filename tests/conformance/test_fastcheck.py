@@ -1,4 +1,5 @@
-"""Tests of `mqspec.conformance.fastcheck`: each anomaly kind, and near misses it must not flag.
+"""Tests of `mqspec.conformance.concurrency.fastcheck`: each anomaly kind, and near misses it must
+not flag.
 
 Every flagged history is also shown NotLinearizable by the exact checker, and every history
 the fast checker must leave alone is shown Linearizable: "certain" means certain. (The random
@@ -9,10 +10,10 @@ from __future__ import annotations
 
 import pytest
 
-from mqspec.conformance import linearize
-from mqspec.conformance.fastcheck import Anomaly, find_anomalies
-from mqspec.conformance.history import History, Operation
-from mqspec.conformance.linearize import Linearizable, NotLinearizable
+from mqspec.conformance.concurrency import linearize
+from mqspec.conformance.concurrency.fastcheck import Anomaly, find_anomalies
+from mqspec.conformance.concurrency.history import History, Operation
+from mqspec.conformance.concurrency.linearize import Linearizable, NotLinearizable
 from mqspec.reference.types import Capabilities, Failed, Ok, Unknown
 
 T = 100

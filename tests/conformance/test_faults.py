@@ -1,4 +1,4 @@
-"""Tests of fault runs (mqspec.conformance.faults, faulty, _ledger): issue 8.
+"""Tests of fault runs (mqspec.conformance.faults.runs, faulty, _ledger): issue 8.
 
 A correct queue must pass the faults machine under heavy faults with zero lost, duplicated or
 unexpected jobs (MQ-LOSS-1, MQ-LOSS-2); every fault mutant must be caught on one of its
@@ -21,21 +21,21 @@ from hypothesis import seed as hypothesis_seed
 from hypothesis.stateful import RuleBasedStateMachine, get_state_machine_test
 
 from mqspec.adapters.base import FaultInjected, QueueAdapter
-from mqspec.adapters.fault_mutants import (
+from mqspec.adapters.memory import MemoryQueue
+from mqspec.adapters.registry import open_adapter
+from mqspec.adapters.selftest.fault_mutants import (
     FAULT_CORRECT,
     FAULT_MUTANTS,
     DeleteAcksFailedWrite,
     PopBeforeRecord,
     PushRetriesTwice,
 )
-from mqspec.adapters.memory import MemoryQueue
-from mqspec.adapters.registry import open_adapter
-from mqspec.conformance._ledger import tally
-from mqspec.conformance.faults import FaultRig
-from mqspec.conformance.faulty import FaultyQueue
-from mqspec.conformance.machine import machine_for
-from mqspec.conformance.session import Session
-from mqspec.conformance.transcript import Step
+from mqspec.conformance.core.session import Session
+from mqspec.conformance.core.statemachine import machine_for
+from mqspec.conformance.core.transcript import Step
+from mqspec.conformance.faults.injection import FaultyQueue
+from mqspec.conformance.faults.ledger import tally
+from mqspec.conformance.faults.runs import FaultRig
 from mqspec.reference.errors import ContractViolation, UsageError
 from mqspec.reference.types import Failed, Ok, Unknown
 

@@ -1,4 +1,5 @@
-"""Tests of `mqspec.conformance.history`: the value classes and their JSON-lines form."""
+"""Tests of `mqspec.conformance.concurrency.history`: the value classes and their JSON-lines
+form."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ import json
 
 import pytest
 
-from mqspec.conformance.history import (
+from mqspec.conformance.concurrency.history import (
     History,
     Operation,
     from_jsonl,

@@ -1,4 +1,5 @@
-"""Tests of `mqspec.conformance.linearize`: the exact checker, against a brute-force enumerator.
+"""Tests of `mqspec.conformance.concurrency.linearize`: the exact checker, against a brute-force
+enumerator.
 
 The brute force below shares nothing with the checker but the model and the rule for the
 instants an operation may take effect at (reimplemented here): it walks every order consistent
@@ -17,9 +18,9 @@ import random
 import pytest
 
 from mqspec.adapters.memory import MemoryQueue
-from mqspec.conformance import fastcheck, linearize
-from mqspec.conformance.history import History, Operation
-from mqspec.conformance.linearize import Linearizable, NotLinearizable, Unknown
+from mqspec.conformance.concurrency import fastcheck, linearize
+from mqspec.conformance.concurrency.history import History, Operation
+from mqspec.conformance.concurrency.linearize import Linearizable, NotLinearizable, Unknown
 from mqspec.reference.model import Model
 from mqspec.reference.types import Capabilities, Failed, Ok
 from mqspec.reference.types import Unknown as Cut

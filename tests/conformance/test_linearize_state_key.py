@@ -7,7 +7,7 @@ may forget (the clock, the push order of commuting pushes) is dropped only by th
 
 from __future__ import annotations
 
-from mqspec.conformance import linearize
+from mqspec.conformance.concurrency import linearize
 from mqspec.reference.model import Model
 from mqspec.reference.types import Capabilities, Ok
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import tempfile
 from pathlib import Path
 
-from mqspec.conformance.matrix import SHIPPED, render_matrix, row_result
+from mqspec.conformance.frontends.matrix import SHIPPED, render_matrix, row_result
 
 from ..adapters.servers import require
 
@@ -24,7 +24,7 @@ def test_checked_in_matrix_is_current() -> None:
         results = [(row, row_result(row, Path(scratch))) for row in SHIPPED]
     fresh = render_matrix(results)
     assert MATRIX.read_text(encoding="utf-8") == fresh, (
-        "reports/matrix.md is stale: run `.venv/bin/python -m mqspec.conformance.matrix "
+        "reports/matrix.md is stale: run `.venv/bin/python -m mqspec.conformance.frontends.matrix "
         "reports/matrix.md` and commit it"
     )
 

@@ -14,10 +14,10 @@ from __future__ import annotations
 import pytest
 
 from mqspec.adapters.memory import MemoryQueue
-from mqspec.adapters.variants import ReversedTiesQueue, TickerQueue
-from mqspec.conformance import linearize, parallel
-from mqspec.conformance.fastcheck import Anomaly, find_anomalies
-from mqspec.conformance.parallel import judge
+from mqspec.adapters.selftest.variants import ReversedTiesQueue, TickerQueue
+from mqspec.conformance.concurrency import linearize, parallel
+from mqspec.conformance.concurrency.fastcheck import Anomaly, find_anomalies
+from mqspec.conformance.concurrency.parallel import judge
 from mqspec.reference.clauses import clause
 from tests.conformance.outsider import OutsiderQueue
 from tests.conformance.simulate import simulate

@@ -1,7 +1,8 @@
-"""Tests of `mqspec.conformance.parallel` and `mqspec.conformance.programs`.
+"""Tests of `mqspec.conformance.concurrency.parallel` and `mqspec.conformance.concurrency.programs`.
 
 A correct queue passes every parallel program; each race mutant of
-`mqspec.adapters.race_mutants` is caught on its clause and shrunk to a program of a few steps;
+`mqspec.adapters.selftest.race_mutants` is caught on its clause and shrunk to a program of a few
+steps;
 the program strategy shrinks towards fewer, simpler steps; and a run's history is a proper
 concurrent history (one clock, branches overlapping, a final drain).
 """
@@ -12,9 +13,9 @@ import pytest
 from hypothesis import find, given, settings
 
 from mqspec.adapters.memory import MemoryQueue
-from mqspec.adapters.race_mutants import RACE_MUTANTS
-from mqspec.conformance.parallel import check_parallel, judge, run_program
-from mqspec.conformance.programs import Delete, Program, Push, Reserve, programs, steps
+from mqspec.adapters.selftest.race_mutants import RACE_MUTANTS
+from mqspec.conformance.concurrency.parallel import check_parallel, judge, run_program
+from mqspec.conformance.concurrency.programs import Delete, Program, Push, Reserve, programs, steps
 from mqspec.reference.errors import UsageError
 
 LONG = 3600

@@ -14,14 +14,14 @@ from pathlib import Path
 
 import pytest
 
-from mqspec.adapters.fault_mutants import FAULT_MUTANTS, PopBeforeRecord
 from mqspec.adapters.memory import MemoryQueue
-from mqspec.adapters.race_mutants import RACE_MUTANTS
+from mqspec.adapters.selftest.fault_mutants import FAULT_MUTANTS, PopBeforeRecord
+from mqspec.adapters.selftest.race_mutants import RACE_MUTANTS
 from mqspec.adapters.sqlite import SqliteQueue
-from mqspec.conformance.engine import RunFinished, RunResult, run
-from mqspec.conformance.history import from_jsonl
-from mqspec.conformance.render import render_failure
-from mqspec.conformance.reports import ReportWriter
+from mqspec.conformance.concurrency.history import from_jsonl
+from mqspec.conformance.core.engine import RunFinished, RunResult, run
+from mqspec.conformance.frontends.render import render_failure
+from mqspec.conformance.frontends.reports import ReportWriter
 
 pytest_plugins = ["pytester"]
 
@@ -79,7 +79,7 @@ def test_faults_profile_runs_on_the_real_clock_MQ_LOSS_2(monkeypatch):
     import attrs
 
     from mqspec.adapters.ownclock import OwnClock
-    from mqspec.conformance import engine
+    from mqspec.conformance.core import engine
 
     small = attrs.evolve(engine.PROFILES["faults"], examples=20, realtime_steps=6)
     monkeypatch.setitem(engine.PROFILES, "faults", small)

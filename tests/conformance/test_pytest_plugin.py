@@ -1,4 +1,5 @@
-"""Tests of the ``mqspec`` pytest plugin (mqspec.conformance.pytest_plugin and suite_tests.py).
+"""Tests of the ``mqspec`` pytest plugin (mqspec.conformance.frontends.pytest_plugin and
+suite_tests.py).
 
 Each test runs ``pytest --mq URL`` in a subprocess in a scratch directory, as a backend author
 would, with the real "quick" profile (a subprocess cannot be monkeypatched).
@@ -9,7 +10,7 @@ from __future__ import annotations
 import pytest
 
 from mqspec.adapters.memory import MemoryQueue
-from mqspec.conformance.scenarios import SCENARIOS
+from mqspec.conformance.core.scenarios import SCENARIOS
 
 pytest_plugins = ["pytester"]
 
@@ -84,7 +85,7 @@ def test_strict_fails_a_tail_restoring_queue_on_MQ_RESTORE_3(pytester: pytest.Py
     # example takes about 40 s.
     result = pytester.runpytest_subprocess(
         "--mq",
-        "py:mqspec.adapters.mutants:RestoreToTail",
+        "py:mqspec.adapters.selftest.mutants:RestoreToTail",
         "--mq-strict",
         "-k",
         "test_scenario",
@@ -104,7 +105,12 @@ def test_without_strict_a_tail_restoring_queue_passes_with_a_warning_MQ_RESTORE_
     pytester: pytest.Pytester,
 ):
     result = pytester.runpytest_subprocess(
-        "--mq", "py:mqspec.adapters.mutants:RestoreToTail", "-k", "test_scenario", "-v", *NO_CACHE
+        "--mq",
+        "py:mqspec.adapters.selftest.mutants:RestoreToTail",
+        "-k",
+        "test_scenario",
+        "-v",
+        *NO_CACHE,
     )
     assert result.ret == pytest.ExitCode.OK
     outcomes = result.parseoutcomes()

@@ -13,11 +13,11 @@ import attrs
 import pytest
 
 from mqspec.adapters.memory import MemoryQueue
-from mqspec.adapters.mutants import MUTANTS, NeverRestores
 from mqspec.adapters.ownclock import OwnClock, own_clock
-from mqspec.adapters.variants import TickerQueue
-from mqspec.conformance.engine import run_search
-from mqspec.conformance.profiles import PROFILES
+from mqspec.adapters.selftest.mutants import MUTANTS, NeverRestores
+from mqspec.adapters.selftest.variants import TickerQueue
+from mqspec.conformance.core.engine import run_search
+from mqspec.conformance.core.profiles import PROFILES
 
 
 @pytest.fixture(autouse=True)

@@ -10,11 +10,11 @@ from __future__ import annotations
 import pytest
 
 from mqspec.adapters.memory import MemoryQueue
-from mqspec.adapters.mutants import NeverRestores
-from mqspec.conformance.clock import RealClock
-from mqspec.conformance.engine import RunFinished, run
-from mqspec.conformance.render import render_failure
-from mqspec.conformance.session import Session
+from mqspec.adapters.selftest.mutants import NeverRestores
+from mqspec.conformance.core.clock import RealClock
+from mqspec.conformance.core.engine import RunFinished, run
+from mqspec.conformance.core.session import Session
+from mqspec.conformance.frontends.render import render_failure
 from mqspec.reference.errors import DriverError, UsageError
 
 

@@ -152,7 +152,7 @@ def test_py_factory_gets_the_query_options_as_string_kwargs(write_module):
 
 
 def test_py_factory_may_be_a_class():
-    adapter = open_adapter("py:mqspec.adapters.mutants:EmptyIsError")
+    adapter = open_adapter("py:mqspec.adapters.selftest.mutants:EmptyIsError")
     assert type(adapter).__name__ == "EmptyIsError"
 
 

@@ -1,4 +1,4 @@
-"""Tests of ``mqspec replay`` (mqspec.conformance.replay and its command in cli.py).
+"""Tests of ``mqspec replay`` (mqspec.conformance.frontends.replay and its command in cli.py).
 
 A divergence the engine found against a mutant must still diverge when replayed against that
 mutant (exit 1) and must pass against a conforming queue (exit 0, "no divergence: fixed").
@@ -17,17 +17,22 @@ import pytest
 from click.testing import CliRunner
 
 from mqspec.adapters.memory import MemoryQueue
-from mqspec.adapters.mutants import EmptyIsError, NeverRestores, RestoreToTail, TokensIgnored
-from mqspec.conformance import engine
-from mqspec.conformance.cli import main
-from mqspec.conformance.engine import Profile, RunFinished, RunResult, run
-from mqspec.conformance.replay import ReplayedStep, ReplayFinished, answer, replay
-from mqspec.conformance.transcript import Step, Transcript
+from mqspec.adapters.selftest.mutants import (
+    EmptyIsError,
+    NeverRestores,
+    RestoreToTail,
+    TokensIgnored,
+)
+from mqspec.conformance.core import engine
+from mqspec.conformance.core.engine import Profile, RunFinished, RunResult, run
+from mqspec.conformance.core.transcript import Step, Transcript
+from mqspec.conformance.frontends.cli import main
+from mqspec.conformance.frontends.replay import ReplayedStep, ReplayFinished, answer, replay
 from mqspec.reference.errors import UsageError
 from mqspec.reference.types import Failed, Ok, Unknown
 
 SMALL = Profile("quick", examples=10, steps=15)
-EMPTY_IS_ERROR = "py:mqspec.adapters.mutants:EmptyIsError"
+EMPTY_IS_ERROR = "py:mqspec.adapters.selftest.mutants:EmptyIsError"
 A = {"id": "a", "priority": 1}
 
 
@@ -67,7 +72,7 @@ def save(transcript: Transcript, name: str = "t.jsonl") -> str:
     ("factory", "name"), [(EmptyIsError, "EmptyIsError"), (NeverRestores, "NeverRestores")]
 )
 def test_engine_divergence_still_diverges_on_the_mutant_and_passes_on_memory(factory, name):
-    result = result_of(factory(), f"py:mqspec.adapters.mutants:{name}")
+    result = result_of(factory(), f"py:mqspec.adapters.selftest.mutants:{name}")
     assert result.divergences
     for n, divergence in enumerate(result.divergences, start=1):
         path = save(divergence.transcript, f"d{n}.jsonl")
@@ -84,7 +89,8 @@ def test_engine_divergence_still_diverges_on_the_mutant_and_passes_on_memory(fac
 
 
 def test_strict_divergence_needs_strict_to_diverge_again():
-    result = result_of(RestoreToTail(), "py:mqspec.adapters.mutants:RestoreToTail", strict=True)
+    url = "py:mqspec.adapters.selftest.mutants:RestoreToTail"
+    result = result_of(RestoreToTail(), url, strict=True)
     (divergence,) = [d for d in result.divergences if d.clause.id == "MQ-RESTORE-3"]
     path = save(divergence.transcript)
     lenient = invoke(path)

@@ -1,4 +1,5 @@
-"""Tests of the report files (mqspec.conformance.reports): report.json, report.md, junit.xml.
+"""Tests of the report files (mqspec.conformance.frontends.reports): report.json, report.md,
+junit.xml.
 
 Runs use a small profile (monkeypatched over "quick"); what is tested is the files, not the
 suite's power. report.json is checked against the field tables in reports/README.md, both ways,
@@ -17,11 +18,12 @@ import attrs
 import pytest
 
 from mqspec.adapters.memory import MemoryQueue
-from mqspec.adapters.mutants import EmptyIsError, RestoreToTail
-from mqspec.conformance import engine
-from mqspec.conformance.engine import Divergence, Profile, RunFinished, RunResult, run
-from mqspec.conformance.render import render_divergence
-from mqspec.conformance.reports import (
+from mqspec.adapters.selftest.mutants import EmptyIsError, RestoreToTail
+from mqspec.conformance.core import engine
+from mqspec.conformance.core.engine import Divergence, Profile, RunFinished, RunResult, run
+from mqspec.conformance.core.transcript import Transcript
+from mqspec.conformance.frontends.render import render_divergence
+from mqspec.conformance.frontends.reports import (
     REPORT_FORMAT,
     REPORT_VERSION,
     ReportWriter,
@@ -30,7 +32,6 @@ from mqspec.conformance.reports import (
     render_junit,
     report_data,
 )
-from mqspec.conformance.transcript import Transcript
 from mqspec.reference.clauses import CATALOGUE
 from mqspec.reference.errors import UsageError
 from mqspec.reference.types import Finding
@@ -66,14 +67,14 @@ def conforming() -> RunResult:
 def diverging() -> RunResult:
     with pytest.MonkeyPatch.context() as mp:
         mp.setitem(engine.PROFILES, "quick", SMALL)
-        return result_of(EmptyIsError(), "py:mqspec.adapters.mutants:EmptyIsError")
+        return result_of(EmptyIsError(), "py:mqspec.adapters.selftest.mutants:EmptyIsError")
 
 
 @pytest.fixture(scope="module")
 def warning() -> RunResult:
     with pytest.MonkeyPatch.context() as mp:
         mp.setitem(engine.PROFILES, "quick", SMALL)
-        return result_of(RestoreToTail(), "py:mqspec.adapters.mutants:RestoreToTail")
+        return result_of(RestoreToTail(), "py:mqspec.adapters.selftest.mutants:RestoreToTail")
 
 
 def write(result: RunResult, directory: Path) -> dict:
@@ -124,7 +125,7 @@ def test_report_json_header_and_run_fields(diverging, tmp_path):
     assert data["format"] == REPORT_FORMAT == "mqspec-report"
     assert data["version"] == REPORT_VERSION == 1
     assert data["verdict"] == "diverges"
-    assert data["url"] == "py:mqspec.adapters.mutants:EmptyIsError"
+    assert data["url"] == "py:mqspec.adapters.selftest.mutants:EmptyIsError"
     assert data["adapter"] == EmptyIsError().capabilities.to_json()
     assert set(data["versions"]) == {"mqspec", "python", "hypothesis", "platform"}
     assert all(isinstance(v, str) and v for v in data["versions"].values())
@@ -329,7 +330,7 @@ def test_markdown_has_verdict_capabilities_table_and_replay_command(diverging, t
         ("memory://?tokens=1", "memory"),
         ("sqlite:///var/tmp/q.db?queue=x", "sqlite-q"),
         ("sqlite:q.db", "sqlite-q"),
-        ("py:mqspec.adapters.mutants:EmptyIsError", "py-EmptyIsError"),
+        ("py:mqspec.adapters.selftest.mutants:EmptyIsError", "py-EmptyIsError"),
         ("redis://user:secret@cache:6379/0", "redis-cache"),
         ("exec:./bin/driver --fast", "exec-driver"),
         ("nope://x", "nope-x"),

@@ -13,13 +13,13 @@ from typing import Any
 import pytest
 
 from mqspec.adapters.base import QueueAdapter
-from mqspec.adapters.mutants import DelayOneSecondLate, DropsOpaqueFields, NeverRestores
-from mqspec.conformance import engine
-from mqspec.conformance.engine import Profile, RunFinished, check_realtime, run, run_scenario
-from mqspec.conformance.render import render_divergence
-from mqspec.conformance.scenarios import SCENARIOS
-from mqspec.conformance.session import Session
-from mqspec.conformance.transcript import Transcript
+from mqspec.adapters.selftest.mutants import DelayOneSecondLate, DropsOpaqueFields, NeverRestores
+from mqspec.conformance.core import engine
+from mqspec.conformance.core.engine import Profile, RunFinished, check_realtime, run, run_scenario
+from mqspec.conformance.core.scenarios import SCENARIOS
+from mqspec.conformance.core.session import Session
+from mqspec.conformance.core.transcript import Transcript
+from mqspec.conformance.frontends.render import render_divergence
 from mqspec.reference.errors import ContractViolation, UsageError
 from mqspec.reference.jsonvalue import describe_difference, json_text
 from mqspec.reference.types import Capabilities
@@ -100,7 +100,7 @@ def test_a_zero_valued_field_a_driver_adds_is_named_MQ_PUSH_1() -> None:
 
 
 def test_real_clock_programs_say_real_time() -> None:
-    from mqspec.conformance.results import Divergence
+    from mqspec.conformance.core.results import Divergence
     from mqspec.reference.clauses import clause
     from mqspec.reference.types import Finding
 
@@ -129,7 +129,7 @@ def test_a_durable_backend_that_dies_is_restarted_and_judged_as_after_a_crash_MQ
     import signal
 
     from mqspec.adapters.process import ProcessQueue
-    from mqspec.conformance.crash import host_argv
+    from mqspec.conformance.faults.crash import host_argv
 
     queue = ProcessQueue(host_argv(f"sqlite:///{tmp_path / 'q.db'}?timeout=30"))
     try:

@@ -1,7 +1,7 @@
-"""Tests of `Session` (mqspec.conformance.session): one case, driven and judged step by step.
+"""Tests of `Session` (mqspec.conformance.core.session): one case, driven and judged step by step.
 
 Correct behaviour uses `MemoryQueue`; broken behaviour uses the mutants of
-`mqspec.adapters.mutants` or tiny adapters defined here. Tests about a clause name it.
+`mqspec.adapters.selftest.mutants` or tiny adapters defined here. Tests about a clause name it.
 """
 
 from __future__ import annotations
@@ -10,15 +10,15 @@ import attrs
 import pytest
 
 from mqspec.adapters.memory import MemoryQueue
-from mqspec.adapters.mutants import (
+from mqspec.adapters.selftest.mutants import (
     DeleteAbsentFails,
     DoubleDelivery,
     EmptyIsError,
     NeverRestores,
     RestoreToTail,
 )
-from mqspec.conformance.session import OperationCut, Session
-from mqspec.conformance.transcript import Transcript
+from mqspec.conformance.core.session import OperationCut, Session
+from mqspec.conformance.core.transcript import Transcript
 from mqspec.reference.errors import ContractViolation, DriverError, UsageError
 from mqspec.reference.types import Capabilities, Failed, Ok, Unknown
 

@@ -1,4 +1,4 @@
-"""Tests of `mqspec.conformance.timeline`: a history drawn as SVG and as an HTML page.
+"""Tests of `mqspec.conformance.concurrency.timeline`: a history drawn as SVG and as an HTML page.
 
 The output must parse as XML, draw every selected operation exactly once, mark exactly the
 anomalies' operations, stay within the cap around the anomaly, and escape hostile text.
@@ -8,11 +8,11 @@ from __future__ import annotations
 
 import xml.etree.ElementTree as ET
 
-from mqspec.adapters.race_mutants import PeekThenTake
-from mqspec.conformance.concurrent import record, switching
-from mqspec.conformance.fastcheck import Anomaly, find_anomalies
-from mqspec.conformance.history import History, Operation
-from mqspec.conformance.timeline import label, render_html, render_svg, select
+from mqspec.adapters.selftest.race_mutants import PeekThenTake
+from mqspec.conformance.concurrency.fastcheck import Anomaly, find_anomalies
+from mqspec.conformance.concurrency.history import History, Operation
+from mqspec.conformance.concurrency.recorder import record, switching
+from mqspec.conformance.concurrency.timeline import label, render_html, render_svg, select
 from mqspec.reference.clauses import clause
 from mqspec.reference.types import Capabilities, Failed, Ok, Unknown
 

@@ -1,4 +1,5 @@
-"""Tests of `Transcript` and `Step` (mqspec.conformance.transcript): JSON lines, listing, pytest.
+"""Tests of `Transcript` and `Step` (mqspec.conformance.core.transcript): JSON lines, listing,
+pytest.
 
 The three renderings must agree with what the session recorded: JSON lines read back equal,
 the listing is stable text, and the pytest reproducer is valid Python that replays the steps.
@@ -11,9 +12,9 @@ import json
 import pytest
 
 from mqspec.adapters.memory import MemoryQueue
-from mqspec.adapters.mutants import EmptyIsError
-from mqspec.conformance.session import Session
-from mqspec.conformance.transcript import (
+from mqspec.adapters.selftest.mutants import EmptyIsError
+from mqspec.conformance.core.session import Session
+from mqspec.conformance.core.transcript import (
     FORMAT_VERSION,
     Step,
     Transcript,
@@ -276,7 +277,7 @@ def test_to_pytest_of_a_passing_session_passes_against_memory():
 
 
 def test_to_pytest_of_a_failing_session_reproduces_the_failure_MQ_RESERVE_1():
-    s = Session(EmptyIsError(), url="py:mqspec.adapters.mutants:EmptyIsError")
+    s = Session(EmptyIsError(), url="py:mqspec.adapters.selftest.mutants:EmptyIsError")
     s.push({"id": "only", "priority": 1})
     s.reserve()
     with pytest.raises(ContractViolation):

@@ -13,12 +13,12 @@ from typing import Any
 import pytest
 
 from mqspec.adapters.memory import MemoryQueue
-from mqspec.adapters.mutants import AcceptsInvalid
-from mqspec.conformance import engine
-from mqspec.conformance.concurrent import record
-from mqspec.conformance.engine import Profile, RunFinished, ScenarioDone, run, run_scenario
-from mqspec.conformance.parallel import check_parallel
-from mqspec.conformance.scenarios import SCENARIOS
+from mqspec.adapters.selftest.mutants import AcceptsInvalid
+from mqspec.conformance.concurrency.parallel import check_parallel
+from mqspec.conformance.concurrency.recorder import record
+from mqspec.conformance.core import engine
+from mqspec.conformance.core.engine import Profile, RunFinished, ScenarioDone, run, run_scenario
+from mqspec.conformance.core.scenarios import SCENARIOS
 from mqspec.reference.jsonvalue import TOKEN_KEY, json_equal, without_token
 from mqspec.reference.tasks import task_problem
 from tests.conformance.outsider import OutsiderQueue

@@ -1,6 +1,7 @@
 """The test command of the mutation run (bench/mutation/run.sh): the conformance suite itself.
 
-Each test runs `mqspec.conformance.engine.run` (every clause scenario, then the Hypothesis state
+Each test runs `mqspec.conformance.core.engine.run` (every clause scenario, then the Hypothesis
+state
 machine) with the ``quick`` profile, a fixed seed and ``strict=True`` on one configuration of a
 shipped adapter, and asserts the verdict ``conforms``. A mutant of ``adapters/memory.py`` or
 ``adapters/sqlite.py`` is killed when any configuration stops conforming: a clause fails, a SHOULD
@@ -26,10 +27,10 @@ from collections.abc import Iterator
 import pytest
 
 from mqspec.adapters.base import QueueAdapter
+from mqspec.adapters.selftest.variants import CORRECT_VARIANTS
 from mqspec.adapters.sqlite import SqliteQueue
-from mqspec.adapters.variants import CORRECT_VARIANTS
-from mqspec.conformance.engine import RunFinished, RunResult, run
-from mqspec.conformance.render import render_failure
+from mqspec.conformance.core.engine import RunFinished, RunResult, run
+from mqspec.conformance.frontends.render import render_failure
 
 PROFILE = os.environ.get("MQSPEC_MUTATION_PROFILE", "quick")
 SEED = int(os.environ.get("MQSPEC_MUTATION_SEED", "0"))

@@ -14,12 +14,12 @@ import pytest
 from click.testing import CliRunner
 
 from mqspec.adapters.memory import MemoryQueue
-from mqspec.adapters.mutants import MUTANTS, Mutant
-from mqspec.adapters.variants import CORRECT_VARIANTS
-from mqspec.conformance import cli, selftest
-from mqspec.conformance.engine import RunFinished, RunResult, run
-from mqspec.conformance.render import render_failure
-from mqspec.conformance.selftest import Entry, catalogue, check
+from mqspec.adapters.selftest.mutants import MUTANTS, Mutant
+from mqspec.adapters.selftest.variants import CORRECT_VARIANTS
+from mqspec.conformance.core.engine import RunFinished, RunResult, run
+from mqspec.conformance.frontends import cli, selftest
+from mqspec.conformance.frontends.render import render_failure
+from mqspec.conformance.frontends.selftest import Entry, catalogue, check
 from mqspec.reference.clauses import CATALOGUE
 
 REPO = Path(__file__).resolve().parents[2]

@@ -1,0 +1,87 @@
+"""The profiles: how hard, and how, the engine looks at a queue.
+
+Rule: plain values, imported by the engine and the front ends (for ``--profile`` choices).
+"""
+
+from __future__ import annotations
+
+import attrs
+
+__all__ = ["PROFILES", "REALTIME_MAX_TIMEOUT", "REALTIME_TIMEOUT", "Profile"]
+
+
+@attrs.frozen
+class Profile:
+    """How hard to look: Hypothesis examples and steps per example (0: no state machine).
+
+    ``realtime`` runs on the real clock with the adapter's own time source (``now=None``): the
+    production code path, as every profile does for a queue that declares ``virtual_time``
+    false. The scenarios run on the real clock, then the state machine on a compressed
+    timescale (``realtime_steps`` per example) with several workers for ``realtime_budget``
+    seconds (`mqspec.conformance.core.realclock`). It needs a reservation timeout of at most
+    `REALTIME_MAX_TIMEOUT` seconds; the harness asks for one where the queue lets it set it.
+
+    ``crash`` runs the state machine on a queue that declares ``durable`` in a process of its
+    own, killed with SIGKILL between and inside operations (`mqspec.conformance.faults.crash`); the
+    engine reopens the queue there by its URL. A queue that is not durable gets the ordinary
+    state machine instead.
+
+    ``faults`` runs the state machine with injected faults (`mqspec.conformance.faults.runs`):
+    connection resets, stalls and lost answers through a TCP proxy for the servers, errors
+    before and after the call (and at the fault points an adapter declares) for the others;
+    then, for a durable queue that is not a server, the crash machine too (SIGKILL inside
+    operations, `crash`). It needs virtual time.
+
+    ``crash_check`` (quick, thorough): after the state machine, a queue that declares
+    ``durable`` also gets that many examples of the crash machine, when the engine can reopen
+    it by URL in a process of its own (not for a server, whose data is not in that process).
+
+    ``concurrency`` runs several clients at once on one queue (`run_concurrency`, named
+    settings ``concurrency``): recorded histories checked by the fast and the exact checker,
+    then small parallel programs, shrunk. Queues the engine can open again by URL (the
+    servers, SQLite) get one connection per client; any other adapter is shared by every
+    client thread and must be thread-safe (memory and ``exec:`` are).
+    """
+
+    name: str
+    examples: int
+    steps: int
+    realtime: bool = False
+    crash: bool = False
+    faults: bool = False
+    concurrency: str = ""  # the `run_concurrency` settings to use; "" runs no clients
+    # Examples of the crash machine run after the state machine for a queue that declares
+    # durable (0: none): a durable claim is cheap to check, so the default run checks it.
+    crash_check: int = 0
+    # On the real clock (a queue that reads its own clock): steps per example, the seconds
+    # the whole search may take, and the seconds shrinking one failure may take, all slept.
+    realtime_steps: int = 15
+    realtime_budget: float = 120.0
+    realtime_shrink: float = 60.0
+    # Seconds Hypothesis may spend shrinking a failure; then it reports the smallest so far.
+    shrink_seconds: float = 20.0
+
+
+PROFILES = {
+    "quick": Profile("quick", examples=60, steps=40, crash_check=10),
+    "thorough": Profile(
+        "thorough",
+        examples=400,
+        steps=80,
+        shrink_seconds=120.0,
+        crash_check=25,
+        realtime_steps=25,
+        realtime_budget=600.0,
+        realtime_shrink=180.0,
+    ),
+    "realtime": Profile("realtime", examples=60, steps=40, realtime=True),
+    "crash": Profile("crash", examples=25, steps=25, crash=True),
+    "faults": Profile("faults", examples=40, steps=30, faults=True),
+    "concurrency": Profile("concurrency", examples=0, steps=0, concurrency="quick"),
+}
+
+REALTIME_MAX_TIMEOUT = 5.0
+"""The longest reservation timeout a real-clock run accepts: every second of it is slept."""
+
+REALTIME_TIMEOUT = 1.0
+"""The reservation timeout the harness asks for on the real clock, where the queue lets it."""

@@ -1,0 +1,451 @@
+"""The ``mqspec`` command line. The only module that imports click.
+
+``mqspec check [URL]`` runs the conformance suite, writes a report directory (``report.json``,
+``report.md``, ``junit.xml`` and one replayable transcript plus pytest file per divergence; see
+``reports/README.md``) and exits 0 (conforms), 1 (diverges) or 2 (could not run: bad URL,
+unreachable or crashing backend, bad arguments, report directory not writable), each with a
+one-line cause on stderr. Without a URL it checks a fresh embedded SQLite queue in a temporary
+directory, which it removes afterwards.
+
+``mqspec replay FILE`` sends a recorded transcript again, step by step, and exits 0 (no
+divergence: fixed), 1 (a divergence still occurs) or 2 (not a transcript, or the backend cannot
+be opened or driven).
+
+``mqspec selftest`` checks the suite itself (`mqspec.conformance.frontends.selftest`): every broken
+queue
+of the catalogue must be caught on its clause, every correct variant must pass in strict mode;
+it prints the table and exits 0, or 1 if a mutant survived or a variant was flagged.
+"""
+
+from __future__ import annotations
+
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import NoReturn
+
+import click
+
+from mqspec.adapters.base import QueueAdapter
+from mqspec.adapters.registry import open_isolated, open_isolated_url
+from mqspec.conformance.core.engine import (
+    PROFILES,
+    ConcurrencyDone,
+    CrashDone,
+    FaultsDone,
+    RunFinished,
+    RunResult,
+    RunStarted,
+    ScenarioDone,
+    StatefulDone,
+    run,
+)
+from mqspec.conformance.core.profiles import REALTIME_TIMEOUT
+from mqspec.conformance.core.realclock import DEFAULT_WORKERS
+from mqspec.conformance.core.transcript import Transcript
+from mqspec.conformance.faults.crash import host_url
+from mqspec.conformance.frontends.render import render_divergence, render_summary
+from mqspec.conformance.frontends.replay import ReplayedStep, ReplayFinished, answer, replay
+from mqspec.conformance.frontends.reports import ReportWriter, default_report_dir
+from mqspec.conformance.frontends.selftest import (
+    catalogue,
+    real_clock_catalogue,
+    render_markdown,
+    run_selftest,
+)
+from mqspec.reference.errors import MqspecError, UsageError
+
+__all__ = ["main"]
+
+EXIT_CONFORMS, EXIT_DIVERGES, EXIT_ERROR = 0, 1, 2
+
+
+@click.group()
+@click.version_option(package_name="mqspec")
+def main() -> None:
+    """mqspec: check a work queue against the fn MessageQueue contract (spec/contract.md).
+
+    Exit codes, for every command: 0 conforms (check) or fixed (replay), 1 a clause is broken,
+    2 could not run (the cause is printed on one line).
+    """
+
+
+def _one_line(text: object) -> str:
+    return " ".join(str(text).split())
+
+
+def _fail(message: str) -> NoReturn:
+    click.echo(f"mqspec: {_one_line(message)}", err=True)
+    sys.exit(EXIT_ERROR)
+
+
+@main.command()
+@click.argument("url", required=False)
+@click.option(
+    "--profile",
+    type=click.Choice(sorted(PROFILES)),
+    default="quick",
+    show_default=True,
+    help="How hard to look: quick (CI default) or thorough; realtime runs on the real clock; "
+    "crash also kills a durable queue's process at random points (MQ-DURABLE-1); faults "
+    "injects connection resets, stalls and lost answers (MQ-LOSS-2, MQ-LOSS-3); concurrency "
+    "runs several clients at once and checks the histories.",
+)
+@click.option("--seed", type=int, default=0, show_default=True, help="Hypothesis seed.")
+@click.option("--strict", is_flag=True, help="Fail on SHOULD findings too, not just warn.")
+@click.option(
+    "--report",
+    "report_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Write the report here [default: reports/<adapter>-<UTC timestamp>/ in the current "
+    "directory].",
+)
+@click.option("--no-report", is_flag=True, help="Write no report files.")
+@click.option(
+    "--budget",
+    type=click.FloatRange(min=1),
+    default=None,
+    metavar="SECONDS",
+    help="Real clock only: seconds the state machine may search, all workers together "
+    "[default: 120 for quick and realtime, 600 for thorough].",
+)
+@click.option(
+    "--workers",
+    type=click.IntRange(min=1),
+    default=None,
+    help=f"Real clock only: state machines searching at once, each on a queue of its own "
+    f"[default: {DEFAULT_WORKERS}; 1 when the URL names its queue=].",
+)
+def check(
+    url: str | None,
+    profile: str,
+    seed: int,
+    strict: bool,
+    report_dir: Path | None,
+    no_report: bool,
+    budget: float | None,
+    workers: int | None,
+) -> None:
+    """Check the queue at URL against the contract, and write a report.
+
+    URL is memory://, sqlite:///path/to/file.db or py:package.module:factory (options as
+    ?timeout=5&tokens=1&duplicates=reject&max_jobs=N). Without URL: a fresh SQLite file in a
+    temporary directory.
+
+    The report directory holds report.json, report.md, junit.xml and, per divergence, a
+    transcript (replay it with `mqspec replay`) and a standalone pytest file.
+
+    Exit codes: 0 conforms (no MUST broken; with --strict no SHOULD either), 1 diverges,
+    2 could not run (bad URL, unreachable or crashing backend, report directory not writable;
+    the cause is printed on one line).
+    """
+    if report_dir is not None and no_report:
+        _fail("--report and --no-report contradict each other; give one")
+    started_at = datetime.now(UTC)
+    writer = None
+    if not no_report:
+        directory = report_dir or default_report_dir(url, started_at)
+        # A scratch SQLite file is gone after the run: the replay command needs a --url. After
+        # a crash run it names the host process, which can be restarted as the recording was.
+        replay_url = None if url else "sqlite:///./mqspec-replay.db"
+        if replay_url and PROFILES[profile].crash:
+            replay_url = host_url(replay_url)
+        writer = ReportWriter(directory, started_at, replay_url=replay_url)
+        try:
+            writer.start()
+        except UsageError as err:
+            _fail(str(err))
+    with tempfile.TemporaryDirectory(prefix="mqspec-") as scratch:
+        target = url or f"sqlite://{Path(scratch).resolve() / 'queue.db'}"
+        try:
+            result = _check(target, profile, seed, strict, budget, workers)
+        except MqspecError as err:
+            result = _unstarted(target, profile, seed, strict, f"{err}")
+    if writer is not None:
+        try:
+            writer.write(result)
+        except UsageError as err:
+            _fail(str(err))
+        click.echo(f"report: {writer.directory}")
+    if result.verdict == "error":
+        _fail(f"cannot check {target}: {result.error}")
+    sys.exit(EXIT_CONFORMS if result.verdict == "conforms" else EXIT_DIVERGES)
+
+
+def _unstarted(url: str, profile: str, seed: int, strict: bool, cause: str) -> RunResult:
+    """The result of a run that could not start: verdict error, nothing judged."""
+    return RunResult(
+        url=url,
+        capabilities=None,
+        profile=profile,
+        seed=seed,
+        strict=strict,
+        duration=0.0,
+        clauses=(),
+        divergences=(),
+        warnings=(),
+        error=cause or "the backend could not be opened",
+    )
+
+
+def _check(
+    url: str, profile: str, seed: int, strict: bool, budget: float | None, workers: int | None
+) -> RunResult:
+    adapter, opened, cleanup = open_isolated_url(url)
+    caps = adapter.capabilities
+    asked: float | None = None
+    real_clock = PROFILES[profile].realtime or not caps.virtual_time
+    if real_clock and caps.timeout_settable and caps.reservation_timeout > REALTIME_TIMEOUT:
+        # On the real clock every second of T is slept: ask for a short one where we may.
+        cleanup()
+        asked = REALTIME_TIMEOUT
+        adapter, opened, cleanup = open_isolated_url(url, reservation_timeout=asked)
+    open_queue = None
+    if real_clock and "queue=" not in url:
+
+        def open_queue() -> tuple[QueueAdapter, Callable[[], None]]:
+            # Each real-clock worker on a queue of its own: a namespace, a process, an instance.
+            queue, _, close = open_isolated_url(url, reservation_timeout=asked)
+            return queue, close
+
+    started = time.monotonic()
+    try:
+        for event in run(
+            adapter,
+            url=url,
+            profile=profile,
+            seed=seed,
+            strict=strict,
+            opened_url=opened,
+            open_queue=open_queue,
+            budget=budget,
+            workers=workers if open_queue is not None else 1,
+        ):
+            elapsed = time.monotonic() - started
+            if isinstance(event, RunStarted):
+                click.echo(f"checking {url} (profile {profile}, seed {seed})")
+                click.echo(f"declared: {event.capabilities.to_json()}")
+            elif isinstance(event, ScenarioDone):
+                note = f": {event.reason}" if event.status != "pass" and event.reason else ""
+                if len(event.divergences) > 1:
+                    clauses = ", ".join(d.clause.id for d in event.divergences)
+                    note = f": {len(event.divergences)} clauses broken ({clauses})"
+                click.echo(
+                    f"  [{elapsed:6.1f}s] scenario {event.scenario.clause.id} "
+                    f"{event.scenario.name}: {event.status}{note}"
+                )
+            elif isinstance(event, StatefulDone):
+                status = "diverges" if event.divergence else "ok"
+                if event.clock == "real":
+                    click.echo(
+                        f"  [{elapsed:6.1f}s] state machine on the real clock, {event.workers} "
+                        f"workers, {event.examples} examples, {event.steps} operations in "
+                        f"{event.elapsed:.0f}s: {status}"
+                    )
+                else:
+                    click.echo(
+                        f"  [{elapsed:6.1f}s] state machine, {event.examples} examples: {status}"
+                    )
+            elif isinstance(event, CrashDone):
+                status = "diverges" if event.divergence else "ok"
+                click.echo(
+                    f"  [{elapsed:6.1f}s] state machine with crashes, {event.examples} examples, "
+                    f"{event.restarts} restarts, {event.cuts} inside operations: {status}"
+                )
+            elif isinstance(event, FaultsDone):
+                status = "diverges" if event.divergence else "ok"
+                stats = event.stats
+                fired = sum(stats.fired.values())
+                click.echo(
+                    f"  [{elapsed:6.1f}s] state machine with faults, {event.examples} examples, "
+                    f"{fired} faults hit, lost {stats.lost}, duplicated {stats.duplicated}, "
+                    f"unexpected {stats.unexpected}: {status}"
+                )
+            elif isinstance(event, ConcurrencyDone):
+                status = "diverges" if event.divergence else "ok"
+                outcome = event.outcome
+                click.echo(
+                    f"  [{elapsed:6.1f}s] concurrency, {outcome.histories} histories of "
+                    f"{outcome.settings.clients} clients, {outcome.unknown_count} undecided: "
+                    f"{status}"
+                )
+            elif isinstance(event, RunFinished):
+                _finish(event.result)
+                return event.result
+    finally:
+        cleanup()
+    raise AssertionError("unreachable: run() always ends with RunFinished")
+
+
+@main.command("selftest")
+@click.option("--seed", type=int, default=0, show_default=True, help="Hypothesis seed.")
+@click.option(
+    "--only",
+    multiple=True,
+    metavar="NAME",
+    help="Check only these catalogue entries (repeatable); default: all.",
+)
+@click.option(
+    "--write",
+    "write_to",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Also write the table as Markdown here (e.g. reports/selftest.md).",
+)
+@click.option(
+    "--real-clock",
+    is_flag=True,
+    help="Run every quick-profile queue on its own clock (OwnClock, T = 1 s), as a queue "
+    "written elsewhere runs; the others are listed with the reason they are not run.",
+)
+@click.option(
+    "--budget",
+    type=click.FloatRange(min=1),
+    default=20.0,
+    show_default=True,
+    metavar="SECONDS",
+    help="With --real-clock: the state machine's budget per queue.",
+)
+@click.option(
+    "--workers",
+    type=click.IntRange(min=1),
+    default=4,
+    show_default=True,
+    help="With --real-clock: state machines searching at once per queue.",
+)
+def selftest_command(
+    seed: int,
+    only: tuple[str, ...],
+    write_to: Path | None,
+    real_clock: bool,
+    budget: float,
+    workers: int,
+) -> None:
+    """Prove the suite's power: run it against every broken queue and correct variant.
+
+    Every mutant must be caught on one of its clauses, under the profile that targets its
+    kind of bug (quick, concurrency, faults, crash); every correct variant must pass in strict
+    mode. Prints one row per queue: expected clause, caught, clause reported, time to the first
+    divergence, length of the minimal program.
+
+    Exit codes: 0 every mutant caught and no false alarm, 1 otherwise, 2 bad arguments.
+    """
+    entries = real_clock_catalogue() if real_clock else catalogue()
+    if only:
+        unknown = sorted(set(only) - {e.name for e in entries})
+        if unknown:
+            _fail(f"no catalogue entry named {', '.join(unknown)}")
+        entries = tuple(e for e in entries if e.name in only)
+    rows = []
+    for row in run_selftest(
+        entries,
+        seed=seed,
+        budget=budget if real_clock else None,
+        workers=workers if real_clock else None,
+    ):
+        rows.append(row)
+        e = row.entry
+        mark = "--  " if row.skipped else "ok  " if row.ok else "FAIL"
+        detail = (
+            (f"not run: {row.skipped}" if row.skipped else "")
+            or row.problem
+            or (f"caught on {', '.join(row.reported)}" if e.kind == "mutant" else "passes")
+        )
+        click.echo(f"{mark} {e.kind:7} {e.name:28} {e.profile:11} {row.elapsed:6.1f}s  {detail}")
+    table = render_markdown(rows, seed=seed)
+    click.echo("")
+    click.echo(table)
+    if write_to is not None:
+        try:
+            write_to.write_text(table, encoding="utf-8")
+        except OSError as err:
+            _fail(f"cannot write {str(write_to)!r}: {err.strerror or err}")
+    sys.exit(EXIT_CONFORMS if all(r.ok for r in rows) else EXIT_DIVERGES)
+
+
+@main.command("replay")
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@click.option(
+    "--url",
+    default=None,
+    help="Replay against this backend instead of the one recorded in FILE.",
+)
+@click.option("--strict", is_flag=True, help="Count SHOULD findings as divergences too.")
+def replay_command(file: Path, url: str | None, strict: bool) -> None:
+    """Send the steps recorded in FILE (a report's divergence-<n>.jsonl) again, one by one.
+
+    Each step goes to the backend through a fresh session and is judged by the model; per step
+    it prints the index, virtual time, call, what the backend answered now and in the
+    recording, and the verdict. The fix loop: check, fix the backend, replay until fixed, check.
+
+    Exit codes: 0 no divergence (fixed), 1 a divergence still occurs (printed),
+    2 FILE is not a transcript, or the backend cannot be opened or driven (one-line cause).
+    """
+    try:
+        transcript = Transcript.from_jsonl(file.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError) as err:
+        _fail(f"cannot read {str(file)!r}: {getattr(err, 'strerror', None) or err}")
+    except UsageError as err:
+        _fail(f"{str(file)!r} is not an mqspec transcript: {err}")
+    target = url or transcript.url
+    try:
+        adapter, cleanup = open_isolated(target)
+    except MqspecError as err:
+        hint = "" if url else " (pass --url to replay against another backend)"
+        _fail(f"cannot open {target}: {err}{hint}")
+    click.echo(f"replaying {file} against {target} ({len(transcript.steps)} steps)")
+    if adapter.capabilities != transcript.capabilities:
+        click.echo(f"note: recorded under {transcript.capabilities.to_json()}")
+        click.echo(f"      the backend now declares {adapter.capabilities.to_json()}")
+    finished = None
+    try:
+        for event in replay(transcript, adapter, url=target, strict=strict):
+            if isinstance(event, ReplayedStep):
+                _echo_step(event)
+            elif isinstance(event, ReplayFinished):
+                finished = event
+    except MqspecError as err:
+        _fail(f"replay of {file} could not run: {err}")
+    finally:
+        cleanup()
+    assert finished is not None, "replay() always ends with ReplayFinished"
+    click.echo("")
+    if finished.divergence is not None:
+        click.echo(render_divergence(finished.divergence))
+        click.echo("")
+        click.echo(f"still diverges at step {finished.steps} of {len(transcript.steps)}")
+        sys.exit(EXIT_DIVERGES)
+    for warning in finished.warnings:
+        click.echo("warning: " + warning.render())
+        click.echo("")
+    click.echo("no divergence: fixed")
+    sys.exit(EXIT_CONFORMS)
+
+
+def _echo_step(event: ReplayedStep) -> None:
+    step = event.recorded
+    head = f"{event.index:3}. t={step.now:<10g}"
+    if step.op in ("advance", "restart"):
+        click.echo(f"{head} {step.op}")
+        return
+    now = answer(step.op, event.outcome)
+    was = answer(step.op, step.outcome)
+    click.echo(f"{head} {event.call}")
+    click.echo(f"     now: {now} | recorded: {was} | {event.verdict}")
+
+
+def _finish(result: RunResult) -> None:
+    click.echo("")
+    for divergence in result.divergences:
+        click.echo(render_divergence(divergence))
+        click.echo("")
+    for warning in result.warnings:
+        click.echo("warning: " + render_divergence(warning))
+        click.echo("")
+    click.echo(render_summary(result))
+    click.echo("")
+    click.echo(f"verdict: {result.verdict} ({result.duration:.1f}s)")
