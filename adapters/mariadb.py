@@ -49,26 +49,15 @@ trips: clock, SELECT, UPDATE, COMMIT.
 
 from __future__ import annotations
 
-import json
 import re
-import threading
-import uuid
 from collections.abc import Callable
 from typing import Any, TypeVar
-from urllib.parse import unquote
 
-from mqspec.adapters._sqlcommon import (
-    CONNECT_TIMEOUT,
-    QueueOptions,
-    encode_task,
-    id_bytes,
-    split_url,
-)
 from mqspec.adapters.base import Task
+from mqspec.adapters.json_store import check_room, id_bytes
+from mqspec.adapters.server_sql import NO_TIME, ServerSqlQueue
+from mqspec.adapters.server_url import CONNECT_TIMEOUT, parse_server_url
 from mqspec.reference.errors import DriverError, UsageError
-from mqspec.reference.jsonvalue import TOKEN_KEY
-from mqspec.reference.tasks import task_problem
-from mqspec.reference.types import Capabilities
 
 try:
     import pymysql
@@ -80,20 +69,19 @@ __all__ = ["MariaDBQueue", "from_url"]
 R = TypeVar("R")
 
 _SERVER_NOW = "UNIX_TIMESTAMP(UTC_TIMESTAMP(6))"
-_NO_TIME = -1e300  # the clock's mark after a reset in real time: below any server time
 _OP_TIMEOUT = 30  # seconds a reply may take before the call fails
-_RETRIES = 3  # attempts for a transaction that lost a deadlock (it took no effect)
 _RETRY_CODES = {1205, 1213}  # lock wait timeout, deadlock: the transaction was rolled back
 _LOST_CODES = {1927, 2006, 2013, 2055, 4031}  # killed, gone away, lost, read error, idle timeout
 
 
-class MariaDBQueue:
+class MariaDBQueue(ServerSqlQueue):
     """One queue (a table ``mqspec_q_<queue>`` and its clock) in one MariaDB database.
 
-    Thread-safe: one connection per instance, used under a lock. A dropped connection makes the
-    call that found it raise ``ConnectionError``; the next call connects again. ``close()``
-    keeps the tables (the queue is durable); ``drop()`` removes them.
+    The outline (options, connection, reset, close, drop) is `ServerSqlQueue`'s; this class
+    holds the SQL and how a transaction runs on PyMySQL.
     """
+
+    ENGINE = "MariaDB"
 
     def __init__(self, connect: dict[str, Any], **options: Any) -> None:
         """Connect with PyMySQL's ``connect`` arguments and create the queue's table if needed.
@@ -103,44 +91,16 @@ class MariaDBQueue:
             DriverError: no PyMySQL, the server cannot be reached or refuses the login, or it
                 lacks SKIP LOCKED (MariaDB < 10.6, MySQL < 8.0.1); names host:port and cause.
         """
-        self._options = QueueOptions(**options)
-        self.queue = self._options.queue
-        self.where = f"{connect.get('host', 'localhost')}:{connect.get('port', 3306)}"
-        self.table = f"mqspec_q_{self.queue.lower()}"
-        # Not f"{self.table}_clock": that is the table of the queue named f"{queue}_clock".
-        self.clock_table = f"mqspec_clock_{self.queue.lower()}"
-        self._capabilities = self._options.capabilities(durable=True)
+        where = f"{connect.get('host', 'localhost')}:{connect.get('port', 3306)}"
+        super().__init__(where=where, options=options)
         if pymysql is None:
             raise DriverError("the mysql: scheme needs PyMySQL: pip install 'mqspec[mariadb]'")
         self._connect_args = connect
-        self._lock = threading.Lock()
-        self._open = True
-        self._conn: Any = self._connect(opening=True)
-        try:
-            with self._conn.cursor() as cur:
-                cur.execute("SELECT VERSION()")
-                (version,) = cur.fetchone()
-            _check_version(version, self.where)
-            self._create_schema()
-        except (pymysql.Error, DriverError) as exc:
-            self._conn.close()
-            if isinstance(exc, DriverError):
-                raise
-            raise DriverError(f"cannot create table {self.table} at {self.where}: {exc}") from exc
+        self._open_connection()
 
-    @property
-    def capabilities(self) -> Capabilities:
-        """What this queue declares: a lease design with settable T, no slack, durable."""
-        return self._capabilities
+    # -- the statements ------------------------------------------------------------------------
 
-    # -- the contract --------------------------------------------------------------------------
-
-    def push(self, task: Task, now: float | None) -> Task:
-        """Queue ``task``; raise ValueError to refuse it (MQ-TASK-1, MQ-PUSH-2, MQ-PUSH-3)."""
-        problem = task_problem(task, tokens=self._capabilities.reservation_tokens)
-        if problem is not None:
-            raise ValueError(problem)
-        text = encode_task(task)
+    def _insert(self, task: Task, text: str, now: float | None) -> None:
         cap = self._capabilities
         ident = id_bytes(task["id"])
         delay = task.get("delay", 0)
@@ -154,22 +114,18 @@ class MariaDBQueue:
 
         def work(cur: Any) -> None:
             self._decision_time(cur, now)
-            if cap.max_jobs is not None:
-                cur.execute(f"SELECT count(*) FROM {self.table}")
-                (live,) = cur.fetchone()
-                if live >= cap.max_jobs:
-                    raise ValueError(f"queue full: {live} live jobs, capacity {cap.max_jobs}")
-            if cap.duplicate_ids == "reject" and self._exists(cur, ident):
-                raise ValueError(f"duplicate id {task['id']!r}: a live job already has it")
+            check_room(
+                cap,
+                task["id"],
+                live=lambda: self._count(cur),
+                exists=lambda: self._exists(cur, ident),
+            )
             cur.execute(insert, values)
 
         self._run(work, named_lock=checked)
-        stored: Task = json.loads(text)
-        return stored
 
-    def reserve(self, now: float | None) -> Task | None:
-        """Lease the first ready job for T seconds in one transaction; None when none is ready."""
-        token = uuid.uuid4().hex
+    def _lease(self, token: str, now: float | None) -> str | None:
+        """One transaction: SELECT ... FOR UPDATE the head, then UPDATE it (no RETURNING)."""
         t = self._now_sql
         pick = (
             f"SELECT seq, task FROM {self.table} FORCE INDEX ({self.table}_order)"
@@ -189,58 +145,28 @@ class MariaDBQueue:
             cur.execute(lease, (timeout, token, seq))
             return str(text)
 
-        text = self._run(work)
-        if text is None:
-            return None
-        task: Task = json.loads(text)
-        if self._capabilities.reservation_tokens:
-            task[TOKEN_KEY] = token
-        return task
+        return self._run(work)
 
-    def delete(self, task: Task, now: float | None) -> None:
-        """Acknowledge the pending reservation of ``task``; LookupError when it has none.
-
-        Absent ids succeed (MQ-DELETE-3); a live job without a pending reservation, or (with
-        tokens) without one carrying this token, raises and stays as it was (MQ-DELETE-2, -5).
-        """
-        if not isinstance(task, dict) or not isinstance(task.get("id"), str):
-            raise ValueError("delete needs the task Reserve returned (an object with a string id)")
-        name = task["id"]
-        ident = id_bytes(name)
+    def _remove_reserved(self, ident: str, token: str | None, now: float | None) -> bool:
         tokens = self._capabilities.reservation_tokens
-        token = task.get(TOKEN_KEY)
+        key = id_bytes(ident)
         # With tokens on, a missing token binds NULL and `lease = NULL` never matches.
         match = " AND lease = %s" if tokens else ""
         sql = (
             f"DELETE FROM {self.table} WHERE id = %s AND lease IS NOT NULL"
             f" AND visible_at > {self._now_sql}{match} ORDER BY seq LIMIT 1"
         )
-        params = (ident,) + ((token if isinstance(token, str) else None,) if tokens else ())
+        params = (key,) + ((token,) if tokens else ())
 
         def work(cur: Any) -> bool:
             self._decision_time(cur, now)
             if cur.execute(sql, params):
                 return True
-            return not self._exists(cur, ident)
+            return not self._exists(cur, key)
 
-        if not self._run(work):
-            why = "with this reservation token" if tokens else "(queued, delayed or expired)"
-            raise LookupError(f"not reserved: job {name!r} has no pending reservation {why}")
+        return self._run(work)
 
-    def tick(self, now: float | None) -> None:
-        """Nothing to do: leases are checked against ``now`` on every operation."""
-
-    # -- lifecycle -----------------------------------------------------------------------------
-
-    def reset(self, now: float | None) -> None:
-        """Delete every job of this queue's table and set its clock to the case's start.
-
-        Other tables are untouched. A new case may start its virtual clock anew, so the
-        high-water mark goes back to ``now`` (or below any time, for real time). Idempotent, so
-        a connection found dropped is retried once on a fresh one.
-        """
-        start = _NO_TIME if now is None else float(now)
-
+    def _empty(self, start: float) -> None:
         def work(cur: Any) -> None:
             cur.execute(f"DELETE FROM {self.table}")
             cur.execute(
@@ -249,111 +175,69 @@ class MariaDBQueue:
                 (start, start),
             )
 
-        try:
-            try:
-                self._run(work)
-            except ConnectionError:
-                self._run(work)
-        except (ConnectionError, RuntimeError) as exc:
-            raise DriverError(f"cannot reset {self.table}: {exc}") from exc
+        self._run(work)
 
-    def close(self) -> None:
-        """Close the connection; the tables stay (the queue is durable)."""
-        with self._lock:
-            self._open = False
-            conn, self._conn = self._conn, None
-        if conn is not None and conn.open:
-            conn.close()
+    # -- the driver ----------------------------------------------------------------------------
 
-    def drop(self) -> None:
-        """Drop this queue's table (and its indexes) and its clock; before or after ``close()``.
+    def _driver_errors(self) -> type[BaseException]:
+        return pymysql.Error
 
-        Uses a connection of its own, so a dropped queue connection does not stop it.
-        """
-        conn = self._connect(opening=True)
-        try:
-            with conn.cursor() as cur:
-                cur.execute(f"DROP TABLE IF EXISTS {self.table}, {self.clock_table}")
-        except pymysql.Error as exc:
-            raise DriverError(f"cannot drop {self.table} at {self.where}: {exc}") from exc
-        finally:
-            if conn.open:
-                conn.close()
-
-    def __repr__(self) -> str:
-        """Show the server and the queue name."""
-        return f"MariaDBQueue({self.where!r}, queue={self.queue!r})"
-
-    # -- helpers -------------------------------------------------------------------------------
-
-    def _connect(self, *, opening: bool = False) -> Any:
-        """A new connection at READ COMMITTED and UTC; DriverError (opening) or ConnectionError."""
-        try:
-            conn = pymysql.connect(
-                **self._connect_args,
-                connect_timeout=CONNECT_TIMEOUT,
-                # The handshake is read with read_timeout: keep it short so that a peer that
-                # accepts but never speaks MySQL fails the open within seconds, then lengthen it.
-                read_timeout=CONNECT_TIMEOUT,
-                write_timeout=_OP_TIMEOUT,
-                charset="utf8mb4",
-                autocommit=False,
-                init_command="SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED",
-            )
-            with conn.cursor() as cur:
-                cur.execute("SET SESSION time_zone = '+00:00'")
-            conn._read_timeout = _OP_TIMEOUT  # PyMySQL has no public setter; read per call
-        except pymysql.Error as exc:
-            cause = f"{type(exc).__name__}: {exc}"
-            if opening:
-                raise DriverError(f"cannot open MariaDB at {self.where}: {cause}") from exc
-            raise ConnectionError(f"MariaDB at {self.where}: {cause}") from exc
+    def _new_connection(self) -> Any:
+        """A new connection at READ COMMITTED and UTC."""
+        conn = pymysql.connect(
+            **self._connect_args,
+            connect_timeout=CONNECT_TIMEOUT,
+            # The handshake is read with read_timeout: keep it short so that a peer that
+            # accepts but never speaks MySQL fails the open within seconds, then lengthen it.
+            read_timeout=CONNECT_TIMEOUT,
+            write_timeout=_OP_TIMEOUT,
+            charset="utf8mb4",
+            autocommit=False,
+            init_command="SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED",
+        )
+        with conn.cursor() as cur:
+            cur.execute("SET SESSION time_zone = '+00:00'")
+        # PyMySQL has no public setter; it reads the attribute on every call.
+        conn._read_timeout = _OP_TIMEOUT  # type: ignore[attr-defined]
         return conn
 
-    def _run(self, action: Callable[[Any], R], *, named_lock: bool = False) -> R:
-        """Run ``action(cursor)`` as one transaction under the instance lock, then COMMIT.
+    def _close_quietly(self, conn: Any) -> None:
+        if conn.open:
+            conn.close()
 
-        Connects first if the last connection dropped. Any exception rolls back. A lost
-        connection raises ConnectionError (the next call connects again); a deadlock or lock
-        wait timeout is retried, since the transaction took no effect; other server errors
-        raise RuntimeError. ``named_lock`` holds ``GET_LOCK(<table>)`` around the transaction.
+    def _execute_once(self, conn: Any, sql: str) -> None:
+        with conn.cursor() as cur:
+            cur.execute(sql)
+
+    def _attempt(self, conn: Any, action: Callable[[Any], R], **how: Any) -> R:
+        """Run ``action(cursor)`` as one transaction, then COMMIT; any exception rolls back.
+
+        ``named_lock=True`` holds ``GET_LOCK(<table>)`` around the transaction.
         """
-        with self._lock:
-            if not self._open:
-                raise ConnectionError(f"{self!r} is closed")
-            for attempt in range(_RETRIES):
-                if self._conn is None:
-                    self._conn = self._connect()
-                conn = self._conn
+        named_lock = bool(how.get("named_lock"))
+        try:
+            with conn.cursor() as cur:
+                if named_lock:
+                    cur.execute("SELECT GET_LOCK(%s, 30)", (self.table,))
+                    if cur.fetchone()[0] != 1:
+                        raise RuntimeError(f"timed out waiting for the lock {self.table}")
                 try:
-                    with conn.cursor() as cur:
-                        if named_lock:
-                            cur.execute("SELECT GET_LOCK(%s, 30)", (self.table,))
-                            if cur.fetchone()[0] != 1:
-                                raise RuntimeError(f"timed out waiting for the lock {self.table}")
-                        try:
-                            result = action(cur)
-                            conn.commit()
-                        finally:
-                            if named_lock and conn.open:
-                                cur.execute("SELECT RELEASE_LOCK(%s)", (self.table,))
-                    return result
-                except pymysql.Error as exc:
-                    code = exc.args[0] if exc.args and isinstance(exc.args[0], int) else 0
-                    if code in _LOST_CODES or not conn.open:
-                        self._conn = None
-                        if conn.open:
-                            conn.close()
-                        raise ConnectionError(f"MariaDB at {self.where}: {exc}") from exc
-                    conn.rollback()
-                    if code in _RETRY_CODES and attempt < _RETRIES - 1:
-                        continue
-                    raise RuntimeError(f"MariaDB at {self.where}: {exc}") from exc
-                except BaseException:
-                    if conn.open:
-                        conn.rollback()
-                    raise
-            raise AssertionError("unreachable")  # pragma: no cover
+                    result = action(cur)
+                    conn.commit()
+                finally:
+                    if named_lock and conn.open:
+                        cur.execute("SELECT RELEASE_LOCK(%s)", (self.table,))
+            return result
+        except BaseException as exc:
+            if conn.open and not self._connection_lost(conn, exc):
+                conn.rollback()
+            raise
+
+    def _connection_lost(self, conn: Any, exc: BaseException) -> bool:
+        return _error_code(exc) in _LOST_CODES or not conn.open
+
+    def _retryable(self, exc: BaseException) -> bool:
+        return _error_code(exc) in _RETRY_CODES
 
     @property
     def _now_sql(self) -> str:
@@ -370,16 +254,31 @@ class MariaDBQueue:
         than a decision already committed, and never below the mark when the server's clock
         steps back. See the module docstring for why a time read before the locks is wrong.
         """
+        args: tuple[float, ...]
         if now is None:
             sql, args = f"GREATEST(now, {_SERVER_NOW})", ()
         else:
             sql, args = "GREATEST(now, %s)", (float(now),)
         cur.execute(f"UPDATE {self.clock_table} SET now = {sql} WHERE id = 0", args)
 
+    def _count(self, cur: Any) -> int:
+        """The number of live jobs."""
+        cur.execute(f"SELECT count(*) FROM {self.table}")
+        (live,) = cur.fetchone()
+        return int(live)
+
     def _exists(self, cur: Any, ident: bytes) -> bool:
         """Return whether a live job has the id ``ident``."""
         cur.execute(f"SELECT 1 FROM {self.table} WHERE id = %s LIMIT 1", (ident,))
         return cur.fetchone() is not None
+
+    def _prepare(self) -> None:
+        """Check the server's version, then create the tables unless they exist."""
+        with self._conn.cursor() as cur:
+            cur.execute("SELECT VERSION()")
+            (version,) = cur.fetchone()
+        _check_version(version, self.where)
+        self._create_schema()
 
     def _create_schema(self) -> None:
         """Create the table and its indexes, and the clock with its one row, unless they exist."""
@@ -406,9 +305,14 @@ class MariaDBQueue:
                 ") ENGINE=InnoDB"
             )
             cur.execute(
-                f"INSERT IGNORE INTO {self.clock_table} (id, now) VALUES (0, %s)", (_NO_TIME,)
+                f"INSERT IGNORE INTO {self.clock_table} (id, now) VALUES (0, %s)", (NO_TIME,)
             )
         self._conn.commit()
+
+
+def _error_code(exc: BaseException) -> int:
+    """The server's error number of a PyMySQL error (0 when it has none)."""
+    return exc.args[0] if exc.args and isinstance(exc.args[0], int) else 0
 
 
 def _check_version(version: str, where: str) -> None:
@@ -424,28 +328,21 @@ def _check_version(version: str, where: str) -> None:
 def from_url(url: str) -> MariaDBQueue:
     """Open the queue a URL names: ``mysql://[user[:password]@]host[:port]/database[?options]``.
 
-    ``mariadb://`` is the same. Options: ``queue`` (namespace, default ``default``; table
-    ``mqspec_q_<queue>``), ``timeout`` (seconds), ``tokens`` (1/0), ``duplicates``
-    (distinct/reject), ``max_jobs`` (integer).
+    ``mariadb://`` is the same. Options (`mqspec.adapters.options`): ``queue`` (namespace,
+    default ``default``; table ``mqspec_q_<queue>``), ``timeout`` (seconds), ``tokens`` (1/0,
+    true/false, yes/no, on/off), ``duplicates`` (distinct/reject), ``max_jobs`` (integer).
 
     Raises:
         UsageError: a malformed URL, no database, an unknown option or a bad value.
         DriverError: the server cannot be reached or refuses the login (names host:port, cause).
     """
-    parts, options, rest = split_url(url, ("mysql", "mariadb"), "mysql")
-    if rest:
-        key, value = rest[0]
-        raise UsageError(f"unknown mysql URL option {key}={value!r}")
-    database = unquote(parts.path.lstrip("/"))
+    server = parse_server_url(url, ("mysql", "mariadb"), default_port=3306)
+    database = server.path
     if not database or "/" in database:
         raise UsageError(f"mysql URL {url!r} must name one database: mysql://host:port/database")
-    connect: dict[str, Any] = {
-        "host": parts.hostname or "localhost",
-        "port": parts.port or 3306,
-        "database": database,
-    }
-    if parts.username:
-        connect["user"] = unquote(parts.username)
-    if parts.password:
-        connect["password"] = unquote(parts.password)
-    return MariaDBQueue(connect, **options)
+    connect: dict[str, Any] = {"host": server.host, "port": server.port, "database": database}
+    if server.username:
+        connect["user"] = server.username
+    if server.password:
+        connect["password"] = server.password
+    return MariaDBQueue(connect, **server.options)

@@ -1,9 +1,8 @@
 """An in-process, thread-safe queue that meets the MessageQueue contract with a lease design.
 
 Responsibility: be the simplest *correct* backend, so the harness has something real to pass
-(and the variants in `mqspec.adapters.selftest.variants` something to differ from). It does not use
-the
-reference model: it is an independent implementation of the contract.
+(and the variants in `mqspec.adapters.selftest.variants` something to differ from). It does not
+use the reference model: it is an independent implementation of the contract.
 
 Design. Every job gets a fixed position key ``(-priority, ready_at, seq)`` when it is pushed
 (``ready_at = now + delay``, ``seq`` a per-queue push counter). The key never changes: a
@@ -26,19 +25,21 @@ import threading
 import time
 import uuid
 from typing import Any
-from urllib.parse import parse_qsl, urlsplit
+from urllib.parse import urlsplit
 
 from mqspec.adapters.base import Task
+from mqspec.adapters.options import (
+    IN_PROCESS_OPTIONS,
+    QueueOptions,
+    lease_capabilities,
+    parse_query,
+)
 from mqspec.reference.errors import UsageError
 from mqspec.reference.jsonvalue import TOKEN_KEY, copy_json
 from mqspec.reference.tasks import task_problem
 from mqspec.reference.types import Capabilities
 
 __all__ = ["MemoryQueue", "from_url"]
-
-_DUPLICATE_POLICIES = ("distinct", "reject")
-_TRUE = ("1", "true", "yes")
-_FALSE = ("0", "false", "no")
 
 
 class _Job:
@@ -78,22 +79,14 @@ class MemoryQueue:
         max_jobs: int | None = None,
     ) -> None:
         """Validate the options and open an empty queue; raise `UsageError` on a bad value."""
-        if isinstance(timeout, bool) or not isinstance(timeout, (int, float)):
-            raise UsageError(f"timeout must be a number of seconds, got {timeout!r}")
-        if not math.isfinite(timeout) or timeout <= 0:
-            raise UsageError(f"timeout must be finite and > 0, got {timeout!r}")
-        if not isinstance(tokens, bool):
-            raise UsageError(f"tokens must be True or False, got {tokens!r}")
-        if duplicates not in _DUPLICATE_POLICIES:
-            raise UsageError(f"duplicates must be 'distinct' or 'reject', got {duplicates!r}")
-        if max_jobs is not None and (
-            isinstance(max_jobs, bool) or not isinstance(max_jobs, int) or max_jobs < 1
-        ):
-            raise UsageError(f"max_jobs must be None or an integer >= 1, got {max_jobs!r}")
-        self._timeout = float(timeout)
-        self._tokens = tokens
-        self._duplicates = duplicates
-        self._max_jobs = max_jobs
+        options = QueueOptions(
+            timeout=timeout, tokens=tokens, duplicates=duplicates, max_jobs=max_jobs
+        )
+        # Plain attributes, not the options object: variants and mutants change them.
+        self._timeout = options.timeout
+        self._tokens = options.tokens
+        self._duplicates = options.duplicates
+        self._max_jobs = options.max_jobs
         self._lock = threading.Lock()
         self._clear()
 
@@ -102,16 +95,9 @@ class MemoryQueue:
     @property
     def capabilities(self) -> Capabilities:
         """What this queue declares: a lease design on virtual time, slack 0."""
-        return Capabilities(
-            reservation_timeout=self._timeout,
-            timeout_settable=True,
-            slack=self._slack(),
-            virtual_time=True,
-            durable=False,
-            reservation_tokens=self._tokens,
-            duplicate_ids=self._duplicates,  # type: ignore[arg-type]
-            max_jobs=self._max_jobs,
-        )
+        # Read at every call: variants and mutants change these attributes.
+        options = (self._timeout, self._tokens, self._duplicates, self._max_jobs)
+        return lease_capabilities(*options, durable=False, slack=self._slack())
 
     def reset(self, now: float | None) -> None:
         """Empty the queue (the start of a test case)."""
@@ -155,20 +141,35 @@ class MemoryQueue:
         with self._lock:
             t = self._clock(now)
             self._advance(t)
-            while self._visible:
-                _, gen, job = heapq.heappop(self._visible)
-                if gen != job.gen or not job.live:
-                    continue  # stale entry: the job was deleted or changed state since
-                job.gen += 1
-                job.token = uuid.uuid4().hex
-                job.deadline = t + self._timeout
-                # The job hides until its deadline; its position key is kept for the restore.
-                heapq.heappush(self._hidden, (job.deadline, job.seq, job.gen, job))
-                out = copy_json(job.task)
-                if self._tokens:
-                    out[TOKEN_KEY] = job.token
-                return out
-            return None
+            job = self._pop_ready()
+            if job is None:
+                return None
+            self._lease(job, t)
+            out = copy_json(job.task)
+            if self._tokens:
+                out[TOKEN_KEY] = job.token
+            return out
+
+    def _live_jobs(self, ident: str, now: float | None) -> dict[int, _Job]:
+        """Bring the queue up to ``now``; the live jobs of ``ident`` by seq (lock held)."""
+        self._advance(self._clock(now))
+        return self._index.get(ident, {})
+
+    def _pop_ready(self) -> _Job | None:
+        """Pop the first reservable job off the visible heap, or None (lock held)."""
+        while self._visible:
+            _, gen, job = heapq.heappop(self._visible)
+            if gen == job.gen and job.live:  # else stale: deleted or changed state since
+                return job
+        return None
+
+    def _lease(self, job: _Job, t: float) -> None:
+        """Reserve ``job`` at ``t`` with a fresh token (lock held)."""
+        job.gen += 1
+        job.token = uuid.uuid4().hex
+        job.deadline = t + self._timeout
+        # The job hides until its deadline; its position key is kept for the restore.
+        heapq.heappush(self._hidden, (job.deadline, job.seq, job.gen, job))
 
     def delete(self, task: Task, now: float | None) -> None:
         """Acknowledge the pending reservation of ``task``'s id; remove that job for good.
@@ -181,9 +182,7 @@ class MemoryQueue:
             raise ValueError("delete needs a task object with a string id")
         ident = task["id"]
         with self._lock:
-            t = self._clock(now)
-            self._advance(t)
-            jobs = self._index.get(ident)
+            jobs = self._live_jobs(ident, now)
             if not jobs:
                 return
             # After _advance, a job still holding a token has a pending reservation: its
@@ -267,71 +266,18 @@ class MemoryQueue:
             heapq.heappush(self._visible, (job.key, job.gen, job))
 
 
-def _parse_bool(name: str, value: str) -> bool:
-    lowered = value.strip().lower()
-    if lowered in _TRUE:
-        return True
-    if lowered in _FALSE:
-        return False
-    raise UsageError(f"memory:// option {name}={value!r}: expected 1/0/true/false/yes/no")
-
-
-def _parse_number(name: str, value: str) -> float:
-    try:
-        number = float(value)
-    except ValueError:
-        raise UsageError(f"memory:// option {name}={value!r}: expected seconds") from None
-    if not math.isfinite(number) or number <= 0:
-        raise UsageError(f"memory:// option {name}={value!r}: expected a finite number > 0")
-    return number
-
-
-def _parse_int(name: str, value: str) -> int:
-    try:
-        number = int(value)
-    except ValueError:
-        raise UsageError(f"memory:// option {name}={value!r}: expected an integer") from None
-    if number < 1:
-        raise UsageError(f"memory:// option {name}={value!r}: expected an integer >= 1")
-    return number
-
-
-def _parse_policy(name: str, value: str) -> str:
-    if value not in _DUPLICATE_POLICIES:
-        raise UsageError(f"memory:// option {name}={value!r}: expected 'distinct' or 'reject'")
-    return value
-
-
-_OPTIONS = {
-    "timeout": _parse_number,
-    "tokens": _parse_bool,
-    "duplicates": _parse_policy,
-    "max_jobs": _parse_int,
-}
-
-
 def from_url(url: str) -> MemoryQueue:
     """Open a `MemoryQueue` from ``memory://[?timeout=S&tokens=B&duplicates=P&max_jobs=N]``.
 
-    Raises `UsageError` for another scheme, a host or path (an in-process queue has no
-    address), an unknown or repeated option, or a bad value; the message names the option.
+    The options are those of `mqspec.adapters.options` but ``queue``: an in-process queue has
+    no namespace. Raises `UsageError` for another scheme, a host or path (an in-process queue
+    has no address), an unknown or repeated option, or a bad value; the message names the
+    option.
     """
     parts = urlsplit(url)
     if parts.scheme != "memory":
         raise UsageError(f"not a memory:// URL: {url!r}")
     if parts.netloc or parts.path not in ("", "/") or parts.fragment:
         raise UsageError(f"memory:// takes no host, path or fragment, only ?options: {url!r}")
-    try:
-        pairs = parse_qsl(parts.query, keep_blank_values=True, strict_parsing=bool(parts.query))
-    except ValueError:
-        raise UsageError(f"memory:// options are malformed: {parts.query!r}") from None
-    options: dict[str, Any] = {}
-    for name, value in pairs:
-        parse = _OPTIONS.get(name)
-        if parse is None:
-            known = ", ".join(_OPTIONS)
-            raise UsageError(f"unknown memory:// option {name}={value!r} (known: {known})")
-        if name in options:
-            raise UsageError(f"memory:// option {name} given twice (second value {value!r})")
-        options[name] = parse(name, value)
+    options, _ = parse_query(parts.query, scheme="memory", url=url, known=IN_PROCESS_OPTIONS)
     return MemoryQueue(**options)

@@ -37,25 +37,15 @@ that row. Named so that it can never be the table of another queue.
 from __future__ import annotations
 
 import hashlib
-import json
-import threading
-import uuid
 from collections.abc import Callable
 from typing import Any, TypeVar
 from urllib.parse import quote, urlencode, urlunsplit
 
-from mqspec.adapters._sqlcommon import (
-    CONNECT_TIMEOUT,
-    QueueOptions,
-    encode_task,
-    id_bytes,
-    split_url,
-)
 from mqspec.adapters.base import Task
+from mqspec.adapters.json_store import check_room, id_bytes
+from mqspec.adapters.server_sql import NO_TIME, ServerSqlQueue
+from mqspec.adapters.server_url import CONNECT_TIMEOUT, parse_server_url
 from mqspec.reference.errors import DriverError, UsageError
-from mqspec.reference.jsonvalue import TOKEN_KEY
-from mqspec.reference.tasks import task_problem
-from mqspec.reference.types import Capabilities
 
 try:
     import psycopg
@@ -74,17 +64,16 @@ _DECIDE = (
     " extract(epoch FROM clock_timestamp())::float8)) WHERE id = 0 RETURNING now"
 )
 _CLOCK = "t AS MATERIALIZED (SELECT %(now)s::float8 AS now)"
-_NO_TIME = -1e300  # the clock at a reset in real time: any server time is later
-_RETRIES = 3  # attempts for a statement that lost a deadlock (it took no effect)
 
 
-class PostgresQueue:
-    """One queue (a table ``mqspec_q_<queue>``) on one PostgreSQL database.
+class PostgresQueue(ServerSqlQueue):
+    """One queue (a table ``mqspec_q_<queue>`` and its clock) on one PostgreSQL database.
 
-    Thread-safe: one connection per instance, used under a lock. A dropped connection makes the
-    call that found it raise ``ConnectionError``; the next call connects again. ``close()``
-    keeps the table (the queue is durable); ``drop()`` removes it.
+    The outline (options, connection, reset, close, drop) is `ServerSqlQueue`'s; this class
+    holds the SQL and how a transaction runs on psycopg.
     """
+
+    ENGINE = "PostgreSQL"
 
     def __init__(self, conninfo: str, *, where: str, **options: Any) -> None:
         """Connect with the libpq ``conninfo`` and create the queue's table if needed.
@@ -95,45 +84,23 @@ class PostgresQueue:
             UsageError: a bad option, or a connection option libpq rejects.
             DriverError: no psycopg, or the server cannot be reached or refuses the login.
         """
-        self._options = QueueOptions(**options)
-        self.queue = self._options.queue
-        self.where = where
-        self.table = f"mqspec_q_{self.queue.lower()}"
-        self.clock_table = f"mqspec_clock_{self.queue.lower()}"
+        super().__init__(where=where, options=options)
         self._clock = _CLOCK
         self._decide_sql = _DECIDE.format(clock=self.clock_table)
-        self._capabilities = self._options.capabilities(durable=True)
         if psycopg is None:
             raise DriverError(
                 "the postgresql: scheme needs psycopg: pip install 'mqspec[postgresql]'"
             )
         self._conninfo = conninfo
-        self._lock = threading.Lock()
-        self._open = True
         # Serialises checked pushes (duplicates=reject, max_jobs) and schema creation.
         self._lock_key = int.from_bytes(
             hashlib.sha256(self.table.encode()).digest()[:8], "big", signed=True
         )
-        self._conn: Any = self._connect(opening=True)
-        try:
-            self._create_schema()
-        except psycopg.Error as exc:
-            self._conn.close()
-            raise DriverError(f"cannot create table {self.table} at {self.where}: {exc}") from exc
+        self._open_connection()
 
-    @property
-    def capabilities(self) -> Capabilities:
-        """What this queue declares: a lease design with settable T, no slack, durable."""
-        return self._capabilities
+    # -- the statements ------------------------------------------------------------------------
 
-    # -- the contract --------------------------------------------------------------------------
-
-    def push(self, task: Task, now: float | None) -> Task:
-        """Queue ``task``; raise ValueError to refuse it (MQ-TASK-1, MQ-PUSH-2, MQ-PUSH-3)."""
-        problem = task_problem(task, tokens=self._capabilities.reservation_tokens)
-        if problem is not None:
-            raise ValueError(problem)
-        text = encode_task(task)
+    def _insert(self, task: Task, text: str, now: float | None) -> None:
         cap = self._capabilities
         params = {
             "now": now,
@@ -153,12 +120,12 @@ class PostgresQueue:
             with conn.transaction():
                 conn.execute("SELECT pg_advisory_xact_lock(%(key)s)", params)
                 params["now"] = self._decide(conn, now)
-                if cap.max_jobs is not None:
-                    (live,) = conn.execute(f"SELECT count(*) FROM {self.table}").fetchone()
-                    if live >= cap.max_jobs:
-                        raise ValueError(f"queue full: {live} live jobs, capacity {cap.max_jobs}")
-                if cap.duplicate_ids == "reject" and self._exists(conn, params["id"]):
-                    raise ValueError(f"duplicate id {task['id']!r}: a live job already has it")
+                check_room(
+                    cap,
+                    task["id"],
+                    live=lambda: conn.execute(f"SELECT count(*) FROM {self.table}").fetchone()[0],
+                    exists=lambda: self._exists(conn, params["id"]),
+                )
                 conn.execute(insert, params)
 
         def plain(conn: Any) -> None:
@@ -170,15 +137,13 @@ class PostgresQueue:
             self._run(plain)
         else:
             self._run(checked)
-        stored: Task = json.loads(text)
-        return stored
 
-    def reserve(self, now: float | None) -> Task | None:
-        """Lease the first ready job for T seconds in one statement; None when none is ready."""
+    def _lease(self, token: str, now: float | None) -> str | None:
+        """One statement: the MATERIALIZED CTE picks the head, the UPDATE leases it."""
         params = {
             "now": now,
             "timeout": self._capabilities.reservation_timeout,
-            "token": uuid.uuid4().hex,
+            "token": token,
         }
         sql = (
             f"WITH {self._clock}, c AS MATERIALIZED ("
@@ -194,31 +159,13 @@ class PostgresQueue:
                 return conn.execute(sql, params).fetchone()
 
         row = self._run(lease)
-        if row is None:
-            return None
-        task: Task = json.loads(row[0])
-        if self._capabilities.reservation_tokens:
-            task[TOKEN_KEY] = params["token"]
-        return task
+        return None if row is None else str(row[0])
 
-    def delete(self, task: Task, now: float | None) -> None:
-        """Acknowledge the pending reservation of ``task``; LookupError when it has none.
-
-        Absent ids succeed (MQ-DELETE-3); a live job without a pending reservation, or (with
-        tokens) without one carrying this token, raises and stays as it was (MQ-DELETE-2, -5).
-        """
-        if not isinstance(task, dict) or not isinstance(task.get("id"), str):
-            raise ValueError("delete needs the task Reserve returned (an object with a string id)")
-        ident = task["id"]
-        tokens = self._capabilities.reservation_tokens
-        token = task.get(TOKEN_KEY)
+    def _remove_reserved(self, ident: str, token: str | None, now: float | None) -> bool:
         # With tokens on, a missing token binds NULL and `lease = NULL` never matches.
-        match = " AND lease = %(token)s" if tokens else ""
-        params = {
-            "now": now,
-            "id": id_bytes(ident),
-            "token": token if isinstance(token, str) else None,
-        }
+        match = " AND lease = %(token)s" if self._capabilities.reservation_tokens else ""
+        key = id_bytes(ident)
+        params = {"now": now, "id": key, "token": token}
         sql = (
             f"WITH {self._clock} DELETE FROM {self.table} WHERE seq = (SELECT seq FROM {self.table}"
             " WHERE id = %(id)s AND lease IS NOT NULL AND visible_at > (SELECT now FROM t)"
@@ -231,105 +178,48 @@ class PostgresQueue:
                 if conn.execute(sql, params).rowcount:
                     return True
                 # A fresh snapshot (READ COMMITTED): a job deleted meanwhile counts as absent.
-                return not self._exists(conn, params["id"])
+                return not self._exists(conn, key)
 
-        if not self._run(guarded):
-            why = "with this reservation token" if tokens else "(queued, delayed or expired)"
-            raise LookupError(f"not reserved: job {ident!r} has no pending reservation {why}")
+        return self._run(guarded)
 
-    def tick(self, now: float | None) -> None:
-        """Nothing to do: leases are checked against ``now`` on every operation."""
-
-    # -- lifecycle -----------------------------------------------------------------------------
-
-    def reset(self, now: float | None) -> None:
-        """Delete every job of this queue's table (other tables are untouched).
-
-        Idempotent, so a connection found dropped is retried once on a fresh one.
-        """
-        start = _NO_TIME if now is None else float(now)
-
+    def _empty(self, start: float) -> None:
         def empty(conn: Any) -> None:
             with conn.transaction():
                 conn.execute(f"DELETE FROM {self.table}")
                 # A new case may start its clock anew: forget the old high-water mark.
                 conn.execute(f"UPDATE {self.clock_table} SET now = %s WHERE id = 0", (start,))
 
-        try:
-            try:
-                self._run(empty)
-            except ConnectionError:
-                self._run(empty)
-        except (ConnectionError, RuntimeError) as exc:
-            raise DriverError(f"cannot reset {self.table}: {exc}") from exc
+        self._run(empty)
 
-    def close(self) -> None:
-        """Close the connection; the table stays (the queue is durable)."""
-        with self._lock:
-            self._open = False
-            conn, self._conn = self._conn, None
-        if conn is not None:
-            conn.close()
+    # -- the driver ----------------------------------------------------------------------------
 
-    def drop(self) -> None:
-        """Drop this queue's table (and its indexes); works before or after ``close()``.
+    def _driver_errors(self) -> type[BaseException]:
+        return psycopg.Error
 
-        Uses a connection of its own, so a dropped queue connection does not stop it.
-        """
-        conn = self._connect(opening=True)
-        try:
-            conn.execute(f"DROP TABLE IF EXISTS {self.table}, {self.clock_table}")
-        except psycopg.Error as exc:
-            raise DriverError(f"cannot drop {self.table} at {self.where}: {exc}") from exc
-        finally:
-            conn.close()
-
-    def __repr__(self) -> str:
-        """Show the server and the queue name."""
-        return f"PostgresQueue({self.where!r}, queue={self.queue!r})"
-
-    # -- helpers -------------------------------------------------------------------------------
-
-    def _connect(self, *, opening: bool = False) -> Any:
-        """A new autocommit connection; DriverError (opening) or ConnectionError otherwise."""
+    def _new_connection(self) -> Any:
+        """A new autocommit connection; UsageError for a connection option libpq rejects."""
         try:
             return psycopg.connect(self._conninfo, autocommit=True)
-        except psycopg.ProgrammingError as exc:  # a connection option libpq rejects
+        except psycopg.ProgrammingError as exc:
             raise UsageError(f"bad PostgreSQL connection option for {self.where}: {exc}") from exc
-        except psycopg.Error as exc:
-            cause = f"{type(exc).__name__}: {str(exc).strip()}"
-            if opening:
-                raise DriverError(f"cannot open PostgreSQL at {self.where}: {cause}") from exc
-            raise ConnectionError(f"PostgreSQL at {self.where}: {cause}") from exc
 
-    def _run(self, action: Callable[[Any], R]) -> R:
-        """Run ``action(conn)`` under the lock, connecting first if the last connection dropped.
+    def _close_quietly(self, conn: Any) -> None:
+        conn.close()  # psycopg: closing a closed connection does nothing
 
-        A lost connection raises ConnectionError (the outcome is unknown to the caller, and the
-        next call connects again); a deadlock is retried, since the losing statement took no
-        effect; other server errors raise RuntimeError.
-        """
-        with self._lock:
-            if not self._open:
-                raise ConnectionError(f"{self!r} is closed")
-            for attempt in range(_RETRIES):
-                if self._conn is None:
-                    self._conn = self._connect()
-                conn = self._conn
-                try:
-                    return action(conn)
-                except pgerrors.DeadlockDetected:
-                    if attempt == _RETRIES - 1:
-                        raise
-                except psycopg.OperationalError as exc:
-                    if conn.closed or conn.broken:
-                        self._conn = None
-                        conn.close()
-                        raise ConnectionError(f"PostgreSQL at {self.where}: {exc}") from exc
-                    raise RuntimeError(f"PostgreSQL at {self.where}: {exc}") from exc
-                except psycopg.Error as exc:
-                    raise RuntimeError(f"PostgreSQL at {self.where}: {exc}") from exc
-            raise AssertionError("unreachable")  # pragma: no cover
+    def _execute_once(self, conn: Any, sql: str) -> None:
+        conn.execute(sql)
+
+    def _attempt(self, conn: Any, action: Callable[[Any], R], **how: Any) -> R:
+        return action(conn)  # autocommit: each action opens its own transaction block
+
+    def _connection_lost(self, conn: Any, exc: BaseException) -> bool:
+        return isinstance(exc, psycopg.OperationalError) and bool(conn.closed or conn.broken)
+
+    def _retryable(self, exc: BaseException) -> bool:
+        return isinstance(exc, pgerrors.DeadlockDetected)
+
+    def _out_of_attempts(self, exc: BaseException) -> None:
+        raise exc  # a deadlock that lost every attempt reaches the caller as psycopg raised it
 
     def _decide(self, conn: Any, now: float | None) -> float:
         """Raise the queue's clock to ``now`` (or the server clock) and return the time to
@@ -342,7 +232,7 @@ class PostgresQueue:
         row = conn.execute(f"SELECT 1 FROM {self.table} WHERE id = %s LIMIT 1", (ident,))
         return row.fetchone() is not None
 
-    def _create_schema(self) -> None:
+    def _prepare(self) -> None:
         """Create the table and its indexes unless they exist (safe against racing openers)."""
         table = self._table_sql()
         with self._conn.transaction():
@@ -367,7 +257,7 @@ class PostgresQueue:
             f"CREATE INDEX IF NOT EXISTS {t}_id ON {t} USING hash (id)",
             f"CREATE TABLE IF NOT EXISTS {self.clock_table} ("
             " id smallint PRIMARY KEY, now double precision NOT NULL)",
-            f"INSERT INTO {self.clock_table} (id, now) VALUES (0, {_NO_TIME})"
+            f"INSERT INTO {self.clock_table} (id, now) VALUES (0, {NO_TIME})"
             " ON CONFLICT (id) DO NOTHING",
         ]
 
@@ -375,22 +265,25 @@ class PostgresQueue:
 def from_url(url: str) -> PostgresQueue:
     """Open the queue a URL names: ``postgresql://[user[:password]@]host[:port]/db[?options]``.
 
-    Options: ``queue`` (namespace, default ``default``; table ``mqspec_q_<queue>``), ``timeout``
-    (seconds), ``tokens`` (1/0), ``duplicates`` (distinct/reject), ``max_jobs`` (integer). Other
-    query parameters (``sslmode=...``) go to libpq, which rejects the ones it does not know.
+    Options (`mqspec.adapters.options`): ``queue`` (namespace, default ``default``; table
+    ``mqspec_q_<queue>``), ``timeout`` (seconds), ``tokens`` (1/0, true/false, yes/no, on/off),
+    ``duplicates`` (distinct/reject), ``max_jobs`` (integer). Other query parameters
+    (``sslmode=...``) go to libpq, which rejects the ones it does not know.
 
     Raises:
         UsageError: a malformed URL, a bad option value or an option libpq rejects.
         DriverError: the server cannot be reached or refuses the login (names host:port, cause).
     """
-    parts, options, rest = split_url(url, ("postgresql", "postgres"), "postgresql")
+    server = parse_server_url(
+        url, ("postgresql", "postgres"), default_port=5432, others_allowed=True
+    )
+    rest = list(server.others)
     given = {key for key, _ in rest}
     if "application_name" not in given:  # lets an operator find (or kill) our connection
-        rest.append(("application_name", f"mqspec:{options.get('queue', 'default')}"))
+        rest.append(("application_name", f"mqspec:{server.options.get('queue', 'default')}"))
     if "connect_timeout" not in given:
         rest.append(("connect_timeout", str(CONNECT_TIMEOUT)))
     # quote, not quote_plus: libpq's URI parser decodes %XX only, so "+" would stay a plus.
     query = urlencode(rest, quote_via=quote)
-    conninfo = urlunsplit(("postgresql", parts.netloc, parts.path, query, ""))
-    where = f"{parts.hostname or 'localhost'}:{parts.port or 5432}"
-    return PostgresQueue(conninfo, where=where, **options)
+    conninfo = urlunsplit(("postgresql", server.parts.netloc, server.parts.path, query, ""))
+    return PostgresQueue(conninfo, where=server.where, **server.options)

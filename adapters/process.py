@@ -10,6 +10,10 @@ whatever jobs it held, which the harness can tell apart from a driver that never
 one that broke the protocol. A driver's ``{"error": ...}`` answer to push, reserve or delete is
 not a fault: it is the backend's answer, raised as `BackendError` for the harness to judge.
 
+The protocol's messages (encoding a request, checking an answer, a hello, a result) are in
+`mqspec.adapters.driver_protocol`; starting, ending and reaping the child process and keeping
+its stderr are in `mqspec.adapters.driver_process`. This module holds the exchange between them.
+
 Rule: standard library plus ``mqspec.reference`` types and errors only; never the model or
 the harness. One thread, no reader threads: every exchange is a ``selectors`` loop with a
 deadline, so no call blocks forever, and every path that ends the driver reaps it. POSIX only
@@ -18,21 +22,41 @@ deadline, so no call blocks forever, and every path that ends the driver reaps i
 
 from __future__ import annotations
 
-import contextlib
-import json
-import math
 import os
 import selectors
 import shlex
-import signal
 import subprocess
 import threading
 import time
-from collections import deque
-from collections.abc import Sequence
-from typing import Any, NoReturn
+from collections.abc import Callable, Sequence
+from typing import Any, NoReturn, TypeVar
 
 from mqspec.adapters.base import Task
+from mqspec.adapters.driver_process import (
+    READ_SIZE,
+    StderrTail,
+    end_process,
+    start_process,
+    wait_for,
+    why_not_started,
+)
+from mqspec.adapters.driver_protocol import (
+    DEADLINE_ENV,
+    DEFAULT_DEADLINE,
+    PROTOCOL,
+    QUOTE_LENGTH,
+    BackendError,
+    DriverDied,
+    ProtocolFault,
+    capabilities_from_json,
+    checked_hello,
+    checked_result,
+    encode_request,
+    parse_answer,
+    quote,
+    request_deadline,
+)
+from mqspec.adapters.options import check_seconds
 from mqspec.reference.errors import DriverError, UsageError
 from mqspec.reference.types import Capabilities
 
@@ -47,136 +71,10 @@ __all__ = [
     "from_url",
 ]
 
-PROTOCOL = 1
-"""The protocol version this adapter speaks (the ``protocol`` of hello)."""
+R = TypeVar("R")
 
-DEFAULT_DEADLINE = 10.0
-"""Seconds a driver has to answer one request (hello included)."""
-
-DEADLINE_ENV = "MQSPEC_DRIVER_DEADLINE"
-"""Environment variable that overrides `DEFAULT_DEADLINE` (seconds, > 0)."""
-
-STDERR_LINES = 20  # the driver's last stderr lines kept for messages and reports
-_QUOTE = 200  # characters of an offending line quoted in a message
-_STDERR_LINE_MAX = 500  # characters kept of one stderr line
 _MAX_LINE = 64 * 1024 * 1024  # an answer line longer than this is a fault, not a buffer to grow
-_READ = 1 << 16
-_SAFE_INT = 2**53
-_GRACE = 1.0  # seconds close() waits after closing stdin, and again after SIGTERM
 _EXIT_WAIT = 0.5  # seconds to wait for an exit status once stdout reached end of file
-
-_CAPABILITY_KEYS = tuple(Capabilities().to_json())
-_BOOLEAN_KEYS = ("timeout_settable", "virtual_time", "durable", "reservation_tokens")
-
-
-class BackendError(RuntimeError):
-    """The driver answered push, reserve or delete with ``{"error": {"message": ...}}``.
-
-    Not a fault: it is the backend's answer (like fn's Go ``error``), judged by the contract.
-    """
-
-
-class DriverDied(DriverError):
-    """The driver died after a successful hello: it exited, was killed by a signal, closed
-    its stdout, or did not answer a request within the deadline.
-
-    A plain `DriverError` means the driver could not be driven at all (it did not start, its
-    hello failed, it broke the protocol); this subclass means a backend that was serving went
-    away mid-run, taking whatever it held with it. The message is the same as a plain
-    `DriverError` would carry for that fault.
-
-    Attributes:
-        op: the op of the request the driver died on (the one it did not answer).
-        stderr_tail: the driver's last stderr lines (at most `STDERR_LINES`), oldest first.
-        exit_status: the driver's exit code, negative for the signal that killed it (-9 for
-            SIGKILL), or None when it was still running when the harness gave up on it (it
-            closed its stdout or missed the deadline; the harness then killed it).
-    """
-
-    def __init__(
-        self, message: str, *, op: str, stderr_tail: Sequence[str], exit_status: int | None
-    ) -> None:
-        """Carry ``message`` and the three attributes; see the class docstring."""
-        super().__init__(message)
-        self.op = op
-        self.stderr_tail = list(stderr_tail)
-        self.exit_status = exit_status
-
-
-def capabilities_from_json(raw: Any) -> Capabilities:
-    """The `Capabilities` a hello declares; missing keys take the defaults, unknown ones are
-    ignored.
-
-    Raises:
-        ValueError: ``raw`` is not an object, or a known key has a wrong type or value; the
-            message names the key and repr's the value.
-    """
-    if not isinstance(raw, dict):
-        raise ValueError(f"capabilities must be a JSON object, got {raw!r}")
-    fields: dict[str, Any] = {}
-    for key in _CAPABILITY_KEYS:
-        if key not in raw:
-            continue
-        value = raw[key]
-        if key in _BOOLEAN_KEYS and not isinstance(value, bool):
-            raise ValueError(f"capability {key} must be true or false, got {value!r}")
-        if key == "duplicate_ids" and value not in ("reject", "distinct"):
-            raise ValueError(
-                f'capability duplicate_ids must be "reject" or "distinct", got {value!r}'
-            )
-        if (
-            key == "max_jobs"
-            and value is not None
-            and (isinstance(value, bool) or not isinstance(value, int) or value < 1)
-        ):
-            raise ValueError(f"capability max_jobs must be null or an integer >= 1, got {value!r}")
-        fields[key] = value
-    try:
-        return Capabilities(**fields)
-    except (TypeError, ValueError) as err:
-        raise ValueError(f"capability {err}") from None
-
-
-def _deadline(value: float | None) -> float:
-    """The per-request deadline: ``value``, else $MQSPEC_DRIVER_DEADLINE, else the default."""
-    source = "deadline"
-    if value is None:
-        text = os.environ.get(DEADLINE_ENV, "").strip()
-        if not text:
-            return DEFAULT_DEADLINE
-        source = DEADLINE_ENV
-        try:
-            value = float(text)
-        except ValueError:
-            raise UsageError(f"{DEADLINE_ENV}={text!r}: expected seconds") from None
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise UsageError(f"{source} must be a number of seconds, got {value!r}")
-    if not math.isfinite(value) or value <= 0:
-        raise UsageError(f"{source} must be finite and > 0, got {value!r}")
-    return float(value)
-
-
-def _quote(line: bytes | str) -> str:
-    """repr of an offending line, cut to a readable length."""
-    text = line.decode("utf-8", "replace") if isinstance(line, bytes) else line
-    if len(text) > _QUOTE:
-        return f"{text[:_QUOTE]!r}... ({len(text)} characters)"
-    return repr(text)
-
-
-def _reject_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not JSON")
-
-
-def _parse_int(text: str) -> int | float:
-    """An integer literal; beyond +-2^53 it is read as a double, as JavaScript reads it.
-
-    Such a literal can only be a large float the driver printed without a fraction (JavaScript
-    prints 7.125046441720807e16 as 71250464417208070): the harness never sends integers beyond
-    +-2^53 (the portable range). Read exactly, it would differ from the float that was sent.
-    """
-    value = int(text)
-    return value if -_SAFE_INT <= value <= _SAFE_INT else float(text)
 
 
 class ProcessQueue:
@@ -215,20 +113,12 @@ class ProcessQueue:
         """Start the driver and exchange hello; see the class docstring."""
         if isinstance(argv, str) or not argv or not all(isinstance(a, str) for a in argv):
             raise UsageError(f"argv must be a non-empty list of strings, got {argv!r}")
-        if reservation_timeout is not None and (
-            isinstance(reservation_timeout, bool)
-            or not isinstance(reservation_timeout, (int, float))
-            or not math.isfinite(reservation_timeout)
-            or reservation_timeout <= 0
-        ):
-            raise UsageError(
-                f"reservation_timeout must be a finite number of seconds > 0, "
-                f"got {reservation_timeout!r}"
-            )
+        if reservation_timeout is not None:
+            check_seconds("reservation_timeout", reservation_timeout)
         self._timeout = reservation_timeout
         self._argv = list(argv)
         self._command = shlex.join(self._argv)
-        self._deadline = _deadline(deadline)
+        self._deadline = request_deadline(deadline)
         self._cwd = cwd
         self._env = env
         self._lock = threading.Lock()
@@ -237,7 +127,7 @@ class ProcessQueue:
         self._failure: str | None = None
         self._died: DriverDied | None = None  # the fault that stopped it, when it was a death
         self._greeted = False  # hello succeeded on the running process: a fault is a death
-        self._stderr: deque[str] = deque(maxlen=STDERR_LINES)
+        self._stderr = StderrTail()
         self.name = self._argv[0]
         with self._lock:
             try:
@@ -276,8 +166,8 @@ class ProcessQueue:
 
     @property
     def stderr_tail(self) -> tuple[str, ...]:
-        """The driver's last stderr lines (at most `STDERR_LINES`), oldest first."""
-        return tuple(self._stderr)
+        """The driver's last stderr lines (at most 20), oldest first."""
+        return tuple(self._stderr.lines)
 
     def reset(self, now: float | None) -> None:
         """Empty the queue. Any fault, an error answer included, raises `DriverError`."""
@@ -313,7 +203,7 @@ class ProcessQueue:
         return self._send(op, fields, checked=False)
 
     def close(self) -> None:
-        """Close the driver's stdin, give it `_GRACE` s to exit, then SIGTERM, then SIGKILL.
+        """Close the driver's stdin, give it a second to exit, then SIGTERM, then SIGKILL.
 
         Idempotent; the process is always reaped. Never raises.
         """
@@ -359,65 +249,22 @@ class ProcessQueue:
         self._seq = 0  # the next request's seq
         self._lines = 0  # stdout lines read from this process
         self._out = bytearray()  # stdout bytes not yet consumed as a line
-        self._err = bytearray()  # an unfinished stderr line
         try:
-            proc = subprocess.Popen(
-                self._argv,
-                stdin=subprocess.PIPE,
-                stdout=subprocess.PIPE,
-                stderr=subprocess.PIPE,
-                bufsize=0,
-                cwd=self._cwd,
-                env=self._env,
-                # Its own process group, so a driver's children are ended with it.
-                start_new_session=True,
-            )
+            self._proc, self._selector = start_process(self._argv, cwd=self._cwd, env=self._env)
         except OSError as err:
-            why = {
-                FileNotFoundError: f"{self._argv[0]!r} not found",
-                PermissionError: f"{self._argv[0]!r} is not executable (permission denied)",
-            }.get(type(err), str(err))
+            why = why_not_started(self._argv[0], err)
             self._failure = f"exec driver {self._command!r} cannot start: {why}"
             raise DriverError(self._failure) from None
-        assert proc.stdin is not None and proc.stdout is not None and proc.stderr is not None
-        self._proc = proc
-        for stream in (proc.stdin, proc.stdout, proc.stderr):
-            os.set_blocking(stream.fileno(), False)
-        self._selector = selectors.DefaultSelector()
-        self._selector.register(proc.stdout, selectors.EVENT_READ)
-        self._selector.register(proc.stderr, selectors.EVENT_READ)
 
         hello: dict[str, Any] = {"protocol": PROTOCOL}
         if self._timeout is not None:
             hello["reservation_timeout"] = self._timeout
         ok, result = self._exchange("hello", hello)
-        if not ok:
-            self._fail(f"refused hello: {result!r}")
-        if not isinstance(result, dict):
-            self._fail(f"answered hello with ok {_quote(json.dumps(result))}; expected an object")
-        version = result.get("protocol")
-        if isinstance(version, bool) or version != PROTOCOL:
-            self._fail(f"speaks protocol {version!r}; mqspec speaks protocol {PROTOCOL}")
-        name = result.get("name", self._argv[0])
-        if not isinstance(name, str):
-            self._fail(f"hello name must be a string, got {name!r}")
-        self.name = name
-        try:
-            caps = capabilities_from_json(result.get("capabilities", {}))
-        except ValueError as err:
-            self._fail(f"hello declared bad capabilities: {err}")
-        if (
-            self._timeout is not None
-            and caps.timeout_settable
-            and caps.reservation_timeout != self._timeout
-        ):
-            # A settable driver that ignored the request would be judged against a T the
-            # harness did not choose; a driver that cannot set T says so (timeout_settable
-            # false) and keeps its own.
-            self._fail(
-                f"declared timeout_settable but reservation_timeout "
-                f"{caps.reservation_timeout:g} after hello asked for {self._timeout:g}"
+        self.name, caps = self._checked(
+            lambda: checked_hello(
+                ok, result, default_name=self._argv[0], asked_timeout=self._timeout
             )
+        )
         self._greeted = True
         return caps
 
@@ -426,42 +273,9 @@ class ProcessQueue:
         proc = self._proc
         if proc is None:
             return
-        assert proc.stdin is not None
-        with contextlib.suppress(OSError):
-            proc.stdin.close()  # end of input: a driver exits on it
-        if graceful:
-            limit = time.monotonic() + _GRACE
-            self._drain_stderr(proc, _GRACE)
-            if not self._wait(proc, max(0.0, limit - time.monotonic())):
-                self._signal(proc, signal.SIGTERM)
-                if not self._wait(proc, _GRACE):
-                    self._signal(proc, signal.SIGKILL)
-        else:
-            self._signal(proc, signal.SIGKILL)
-        proc.wait()  # reap: no zombie, whatever happened before
-        self._drain_stderr(proc, 0)
+        end_process(proc, self._selector, self._stderr, graceful=graceful)
         self._proc = None
-        if self._selector is not None:
-            self._selector.close()
-            self._selector = None
-        for stream in (proc.stdout, proc.stderr):
-            if stream is not None:
-                stream.close()
-
-    @staticmethod
-    def _wait(proc: subprocess.Popen[bytes], seconds: float) -> bool:
-        try:
-            proc.wait(seconds)
-        except subprocess.TimeoutExpired:
-            return False
-        return True
-
-    @staticmethod
-    def _signal(proc: subprocess.Popen[bytes], sig: int) -> None:
-        # The process is not reaped yet (we reap only after signalling), so its pid, which is
-        # also its group's id, cannot have been reused.
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(proc.pid, sig)
+        self._selector = None
 
     # -- one exchange ---------------------------------------------------------------------------
 
@@ -496,28 +310,16 @@ class ProcessQueue:
                 raise BackendError(result)
             if not checked:
                 return result
-            if op in ("push", "reserve"):
-                if not isinstance(result, dict) or "task" not in result:
-                    shown = _quote(json.dumps(result))
-                    self._fail(f'answered {op} with ok {shown}; expected {{"task": ...}}')
-                return result["task"]
-            if result is not None:
-                self._fail(f"answered {op} with ok {_quote(json.dumps(result))}; expected null")
-            return None
+            return self._checked(lambda: checked_result(op, result))
 
     def _exchange(self, op: str, fields: dict[str, Any]) -> tuple[bool, Any]:
         """Write one request line, read one answer line; (True, ok) or (False, message)."""
         seq = self._seq
         self._seq += 1
-        try:
-            text = json.dumps(
-                {"seq": seq, "op": op, **fields}, allow_nan=False, separators=(",", ":")
-            )
-        except (TypeError, ValueError) as err:
-            raise UsageError(f"{op} request is not JSON: {err}") from None
+        request = encode_request(seq, op, fields)
         self._check_quiet(seq, op)
-        line = self._roundtrip(text.encode("ascii") + b"\n", seq, op)
-        return self._parse(line, seq, op)
+        line = self._roundtrip(request, seq, op)
+        return self._checked(lambda: parse_answer(line, seq, op, self._lines))
 
     def _check_quiet(self, seq: int, op: str) -> None:
         """Fail if the driver wrote to stdout since its last answer (a line nobody asked for)."""
@@ -527,14 +329,14 @@ class ProcessQueue:
                 if key.fileobj is self._proc.stdout:
                     self._read_stdout(seq, op, before=True)
                 else:
-                    self._read_stderr(self._proc)
+                    self._stderr.read(self._proc, self._selector)
         if self._out:
             extra = bytes(self._out).split(b"\n", 1)[0]
             if seq == 0:
-                self._fail(f"wrote to stdout before hello: {_quote(extra)}")
+                self._fail(f"wrote to stdout before hello: {quote(extra)}")
             self._fail(
                 f"sent more than one line for request seq {seq - 1}: extra stdout line "
-                f"{self._lines + 1} {_quote(extra)} (stdout carries only answers; log to stderr)"
+                f"{self._lines + 1} {quote(extra)} (stdout carries only answers; log to stderr)"
             )
 
     def _roundtrip(self, data: bytes, seq: int, op: str) -> bytes:
@@ -555,17 +357,17 @@ class ProcessQueue:
                     if pending:
                         self._fail(
                             f"answered request seq {seq} ({op}) before reading all of it, "
-                            f"with stdout line {self._lines} {_quote(line)}"
+                            f"with stdout line {self._lines} {quote(line)}"
                         )
                     return line
                 if len(self._out) > _MAX_LINE:
                     self._fail(
                         f"wrote more than {_MAX_LINE} bytes without a newline for request "
-                        f"seq {seq} ({op}): {_quote(bytes(self._out[:_QUOTE]))}"
+                        f"seq {seq} ({op}): {quote(bytes(self._out[:QUOTE_LENGTH]))}"
                     )
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
-                    partial = f"; unfinished line {_quote(bytes(self._out))}" if self._out else ""
+                    partial = f"; unfinished line {quote(bytes(self._out))}" if self._out else ""
                     self._fail(
                         f"did not answer request seq {seq} ({op}) within "
                         f"{self._deadline:g} s{partial}",
@@ -575,7 +377,7 @@ class ProcessQueue:
                     if key.fileobj is proc.stdout:
                         self._read_stdout(seq, op)
                     elif key.fileobj is proc.stderr:
-                        self._read_stderr(proc)
+                        self._stderr.read(proc, self._selector)
                     elif pending:
                         pending = self._write(pending, seq, op)
                         if not pending:
@@ -601,7 +403,7 @@ class ProcessQueue:
     def _read_stdout(self, seq: int, op: str, *, before: bool = False) -> None:
         assert self._proc is not None and self._proc.stdout is not None
         try:
-            chunk = os.read(self._proc.stdout.fileno(), _READ)
+            chunk = os.read(self._proc.stdout.fileno(), READ_SIZE)
         except BlockingIOError:
             return
         if chunk:
@@ -614,95 +416,27 @@ class ProcessQueue:
         proc = self._proc
         assert proc is not None
         code: int | None = None
-        if self._wait(proc, _EXIT_WAIT):
+        if wait_for(proc, _EXIT_WAIT):
             code = proc.returncode
             how = f"was killed by signal {-code}" if code < 0 else f"exited with code {code}"
         else:
             how = "closed its stdout"
-        self._drain_stderr(proc, _EXIT_WAIT)
+        self._stderr.drain(proc, self._selector, _EXIT_WAIT)
         where = f"before answering request seq {seq} ({op})"
         if before and seq:
             where = f"after answering request seq {seq - 1}, before request seq {seq} ({op})"
-        partial = f", leaving an unfinished line {_quote(bytes(self._out))}" if self._out else ""
+        partial = f", leaving an unfinished line {quote(bytes(self._out))}" if self._out else ""
         self._fail(f"{how} {where}{partial}", died_on=op, exit_status=code)
 
-    def _read_stderr(self, proc: subprocess.Popen[bytes]) -> bool:
-        """Read what stderr has and keep its last lines; False at end of file or when empty."""
-        assert proc.stderr is not None
-        try:
-            chunk = os.read(proc.stderr.fileno(), _READ)
-        except (BlockingIOError, ValueError, OSError):
-            return False
-        if not chunk:
-            if self._err:
-                self._keep_stderr(bytes(self._err))
-                self._err.clear()
-            if self._selector is not None and proc.stderr in self._selector.get_map():
-                self._selector.unregister(proc.stderr)
-            return False
-        self._err += chunk
-        *lines, rest = self._err.split(b"\n")
-        for line in lines:
-            self._keep_stderr(line)
-        self._err = bytearray(rest[-_READ:])
-        return True
-
-    def _keep_stderr(self, line: bytes) -> None:
-        text = line.decode("utf-8", "replace").rstrip("\r")
-        if len(text) > _STDERR_LINE_MAX:
-            text = text[:_STDERR_LINE_MAX] + "..."
-        self._stderr.append(text)
-
-    def _drain_stderr(self, proc: subprocess.Popen[bytes], seconds: float) -> None:
-        """Read stderr until end of file, or for at most ``seconds`` (at least one read)."""
-        selector = self._selector
-        if selector is None or proc.stderr is None:
-            return
-        deadline = time.monotonic() + seconds
-        while proc.stderr in selector.get_map():
-            ready = selector.select(max(0.0, deadline - time.monotonic()))
-            if not any(key.fileobj is proc.stderr for key, _ in ready):
-                return
-            if not self._read_stderr(proc) or time.monotonic() >= deadline:
-                return
-
-    # -- parsing --------------------------------------------------------------------------------
-
-    def _parse(self, line: bytes, seq: int, op: str) -> tuple[bool, Any]:
-        where = f"stdout line {self._lines} (the answer to request seq {seq}, {op})"
-        try:
-            answer = json.loads(
-                line.decode("utf-8"), parse_int=_parse_int, parse_constant=_reject_constant
-            )
-        except UnicodeDecodeError:
-            self._fail(f"{where} is not UTF-8: {_quote(line)}")
-        except (ValueError, RecursionError):
-            self._fail(
-                f"{where} is not JSON: {_quote(line)} (stdout carries only answers; log to stderr)"
-            )
-        if not isinstance(answer, dict):
-            self._fail(f"{where} is not a JSON object: {_quote(line)}")
-        got = answer.get("seq")
-        if isinstance(got, bool) or got != seq:
-            if isinstance(got, int) and not isinstance(got, bool) and got < seq:
-                self._fail(
-                    f"sent more than one line for request seq {got}: stdout line "
-                    f"{self._lines} {_quote(line)} came while waiting for the answer to seq "
-                    f"{seq} ({op})"
-                )
-            if "seq" not in answer:
-                self._fail(f"{where} has no seq: {_quote(line)}")
-            self._fail(f"answered request seq {seq} ({op}) with seq {got!r}: {_quote(line)}")
-        if ("ok" in answer) == ("error" in answer):
-            self._fail(f'{where} must have exactly one of "ok" and "error": {_quote(line)}')
-        if "ok" in answer:
-            return True, answer["ok"]
-        error = answer["error"]
-        if not isinstance(error, dict) or not isinstance(error.get("message"), str):
-            self._fail(f'{where} has an error that is not {{"message": <text>}}: {_quote(line)}')
-        return False, error["message"]
-
     # -- faults ---------------------------------------------------------------------------------
+
+    def _checked(self, check: Callable[[], R]) -> R:
+        """``check()``'s value; a `ProtocolFault` it raises stops the driver (`_fail`)."""
+        try:
+            return check()
+        except ProtocolFault as fault:
+            problem = str(fault)
+        self._fail(problem)
 
     def _fail(
         self, problem: str, *, died_on: str | None = None, exit_status: int | None = None
@@ -714,22 +448,16 @@ class ProcessQueue:
         before it as a plain `DriverError`: a driver that never served held no jobs to lose.
         """
         if self._proc is not None:
-            self._drain_stderr(self._proc, 0)
+            self._stderr.drain(self._proc, self._selector, 0)
         self._stop(graceful=False)
-        message = f"exec driver {self._command!r} {problem}\n{self._stderr_report()}"
+        message = f"exec driver {self._command!r} {problem}\n{self._stderr.report()}"
         self._failure = message
         if died_on is not None and self._greeted:
             self._died = DriverDied(
-                message, op=died_on, stderr_tail=self._stderr, exit_status=exit_status
+                message, op=died_on, stderr_tail=self._stderr.lines, exit_status=exit_status
             )
             raise self._died
         raise DriverError(message)
-
-    def _stderr_report(self) -> str:
-        if not self._stderr:
-            return "driver stderr: (nothing)"
-        lines = "\n".join(f"  | {line}" for line in self._stderr)
-        return f"driver stderr (last {len(self._stderr)} lines):\n{lines}"
 
 
 def from_url(url: str, *, reservation_timeout: float | None = None) -> ProcessQueue:

@@ -30,24 +30,14 @@ so the queue declares ``durable=False``.
 
 from __future__ import annotations
 
-import json
 import threading
-import uuid
 from typing import Any
-from urllib.parse import unquote
 
-from mqspec.adapters._sqlcommon import (
-    CONNECT_TIMEOUT,
-    QueueOptions,
-    encode_task,
-    id_bytes,
-    split_url,
-)
 from mqspec.adapters.base import Task
+from mqspec.adapters.json_store import JsonStoreQueue, duplicate_error, full_error, id_bytes
+from mqspec.adapters.options import QueueOptions
+from mqspec.adapters.server_url import CONNECT_TIMEOUT, parse_server_url, reset_retried_once
 from mqspec.reference.errors import DriverError, UsageError
-from mqspec.reference.jsonvalue import TOKEN_KEY
-from mqspec.reference.tasks import task_problem
-from mqspec.reference.types import Capabilities
 
 try:
     import redis as _redis
@@ -192,7 +182,7 @@ return 'not_reserved'
 )
 
 
-class RedisQueue:
+class RedisQueue(JsonStoreQueue):
     """One queue (the keys ``{<queue>}:*``) on one Redis server; see the module docstring.
 
     Thread-safe: one connection per instance, used under a lock. A dropped connection makes the
@@ -256,19 +246,9 @@ class RedisQueue:
         self._delete = self._client.register_script(_DELETE)
         self._open = True
 
-    @property
-    def capabilities(self) -> Capabilities:
-        """What this queue declares: a lease design with settable T, no slack, not durable."""
-        return self._capabilities
+    # -- the scripts (the outline is JsonStoreQueue's) ---------------------------------------
 
-    # -- the contract --------------------------------------------------------------------------
-
-    def push(self, task: Task, now: float | None) -> Task:
-        """Queue ``task``; raise ValueError to refuse it (MQ-TASK-1, MQ-PUSH-2, MQ-PUSH-3)."""
-        problem = task_problem(task, tokens=self._capabilities.reservation_tokens)
-        if problem is not None:
-            raise ValueError(problem)
-        text = encode_task(task)
+    def _insert(self, task: Task, text: str, now: float | None) -> None:
         cap = self._capabilities
         args = [
             _now(now),
@@ -281,49 +261,25 @@ class RedisQueue:
         ]
         answer = self._call(self._push, args)
         if answer[0] == b"full":
-            raise ValueError(f"queue full: {int(answer[1])} live jobs, capacity {cap.max_jobs}")
+            raise full_error(int(answer[1]), cap.max_jobs)
         if answer[0] == b"duplicate":
-            raise ValueError(f"duplicate id {task['id']!r}: a live job already has it")
-        stored: Task = json.loads(text)
-        return stored
+            raise duplicate_error(task["id"])
 
-    def reserve(self, now: float | None) -> Task | None:
-        """Lease the first ready job for T seconds in one script; None when none is ready."""
-        token = uuid.uuid4().hex
-        text = self._call(
+    def _lease(self, token: str, now: float | None) -> bytes | None:
+        """One script: restore the expired leases, then lease the head."""
+        text: bytes | None = self._call(
             self._reserve, [_now(now), repr(self._capabilities.reservation_timeout), token]
         )
-        if text is None:
-            return None
-        task = _decode(text)
-        if self._capabilities.reservation_tokens:
-            task[TOKEN_KEY] = token
-        return task
+        return text
 
-    def delete(self, task: Task, now: float | None) -> None:
-        """Acknowledge the pending reservation of ``task``; LookupError when it has none.
-
-        Absent ids succeed (MQ-DELETE-3); a live job without a pending reservation, or (with
-        tokens) without one carrying this token, raises and stays as it was (MQ-DELETE-2, -5).
-        """
-        if not isinstance(task, dict) or not isinstance(task.get("id"), str):
-            raise ValueError("delete needs the task Reserve returned (an object with a string id)")
-        ident = task["id"]
-        token = task.get(TOKEN_KEY)
+    def _remove_reserved(self, ident: str, token: str | None, now: float | None) -> bool:
         args = [
             _now(now),
             id_bytes(ident),
-            token if isinstance(token, str) else "",
+            token if token is not None else "",
             "1" if self._capabilities.reservation_tokens else "0",
         ]
-        answer = self._call(self._delete, args)
-        if answer in (b"stale", b"not_reserved"):
-            tokens = self._capabilities.reservation_tokens
-            why = "with this reservation token" if tokens else "(queued, delayed or expired)"
-            raise LookupError(f"not reserved: job {ident!r} has no pending reservation {why}")
-
-    def tick(self, now: float | None) -> None:
-        """Nothing to do: expired leases are restored by the next script that looks."""
+        return self._call(self._delete, args) not in (b"stale", b"not_reserved")
 
     # -- lifecycle -----------------------------------------------------------------------------
 
@@ -332,13 +288,10 @@ class RedisQueue:
 
         Idempotent, so a connection found dropped is retried once on a fresh one.
         """
-        try:
-            try:
-                self._call_raw(lambda: self._client.delete(*self._keys))
-            except ConnectionError:
-                self._call_raw(lambda: self._client.delete(*self._keys))
-        except (ConnectionError, RuntimeError) as exc:
-            raise DriverError(f"cannot reset queue {self.queue!r}: {exc}") from exc
+        reset_retried_once(
+            lambda: self._call_raw(lambda: self._client.delete(*self._keys)),
+            f"queue {self.queue!r}",
+        )
 
     def close(self) -> None:
         """Close the connection; the keys stay (until ``drop``)."""
@@ -401,12 +354,6 @@ def _now(now: float | None) -> str:
     return "" if now is None else repr(float(now))
 
 
-def _decode(text: bytes) -> Task:
-    """Parse a stored task's JSON text."""
-    task: Task = json.loads(text.decode("utf-8"))
-    return task
-
-
 def _cause(exc: BaseException) -> str:
     """The driver's error as ``Type: message`` for our messages."""
     return f"{type(exc).__name__}: {exc}"
@@ -415,25 +362,23 @@ def _cause(exc: BaseException) -> str:
 def from_url(url: str) -> RedisQueue:
     """Open the queue a URL names: ``redis://[user:password@]host[:port][/db][?options]``.
 
-    Options: ``queue`` (namespace, default ``default``), ``timeout`` (seconds), ``tokens``
-    (1/0), ``duplicates`` (distinct/reject), ``max_jobs`` (integer).
+    Options (`mqspec.adapters.options`): ``queue`` (namespace, default ``default``),
+    ``timeout`` (seconds), ``tokens`` (1/0, true/false, yes/no, on/off), ``duplicates``
+    (distinct/reject), ``max_jobs`` (integer).
 
     Raises:
         UsageError: a malformed URL, an unknown option or a bad value.
         DriverError: the server cannot be reached or refuses us (names host:port and cause).
     """
-    parts, options, rest = split_url(url, ("redis",), "redis")
-    if rest:
-        key, value = rest[0]
-        raise UsageError(f"unknown redis URL option {key}={value!r}")
-    path = parts.path.strip("/")
+    server = parse_server_url(url, ("redis",), default_port=6379)
+    path = server.parts.path.strip("/")
     if path and not path.isdigit():
         raise UsageError(f"redis URL {url!r}: the path must be a database number, got {path!r}")
     return RedisQueue(
-        host=parts.hostname or "localhost",
-        port=parts.port or 6379,
+        host=server.host,
+        port=server.port,
         db=int(path or 0),
-        username=unquote(parts.username) if parts.username else None,
-        password=unquote(parts.password) if parts.password else None,
-        **options,
+        username=server.username,
+        password=server.password,
+        **server.options,
     )

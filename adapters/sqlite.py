@@ -2,7 +2,11 @@
 
 Responsibility: implement the adapter contract (`mqspec.adapters.base.QueueAdapter`) on a single
 SQLite database file that several processes (and threads) may share. Each queue name is one
-table ``mq_<name>`` holding one row per live job.
+table ``mqspec_q_<name>`` holding one row per live job, and a one-row table
+``mqspec_clock_<name>`` (see Time below), named as on the servers
+(`mqspec.adapters.options.table_names`). A file written by an older mqspec, whose tables were
+``mq_<name>`` and ``mqclock_<name>``, simply holds tables this version does not read: its jobs
+are not seen, and ``drop()`` leaves those tables alone.
 
 Design (spec/research notes, backends.md section 6):
 
@@ -19,37 +23,33 @@ Design (spec/research notes, backends.md section 6):
   survive a power loss (NORMAL may roll back the last commits in WAL mode).
 
 Time: with a ``now`` from the harness (virtual time) every decision uses it; with ``now=None``
-the wall clock ``time.time()`` is used, the one clock all processes on a host share.
+the wall clock ``time.time()`` is used, the one clock all processes on a host share. Either way
+an operation never decides at a time older than the latest one committed, kept in
+``mqspec_clock_<name>`` (see ``_decision_time``).
 """
 
 from __future__ import annotations
 
-import json
 import math
 import os
-import re
 import sqlite3
 import threading
 import time
-import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qsl, unquote, urlsplit
+from urllib.parse import unquote, urlsplit
+
+import attrs
 
 from mqspec.adapters.base import Task
+from mqspec.adapters.json_store import JsonStoreQueue, check_room, not_reserved_error
+from mqspec.adapters.options import NAMESPACED_OPTIONS, QueueOptions, parse_query, table_names
 from mqspec.reference.errors import DriverError, UsageError
-from mqspec.reference.jsonvalue import TOKEN_KEY
-from mqspec.reference.tasks import task_problem
-from mqspec.reference.types import Capabilities
 
 __all__ = ["SqliteQueue"]
 
-_NAME = re.compile(r"[A-Za-z0-9_]+")
-_POLICIES = ("distinct", "reject")
-_TRUE = ("1", "true", "yes", "on")
-_FALSE = ("0", "false", "no", "off")
 _BUSY_TIMEOUT = 10  # seconds a writer waits for the file's write lock before SQLITE_BUSY
 
 
@@ -74,55 +74,30 @@ def _connect(path: Path) -> sqlite3.Connection:
     return conn
 
 
-class SqliteQueue:
-    """One queue (a table ``mq_<queue>``) in one SQLite file; see the module docstring.
+class SqliteQueue(JsonStoreQueue):
+    """One queue (a table ``mqspec_q_<queue>``) in one SQLite file; see the module docstring.
 
     Thread-safe (one lock per instance) and process-safe (SQLite's file locks). ``close()``
     keeps the file and the table, because the queue is durable; ``drop()`` removes the table.
     Queue names compare case-insensitively, as SQLite identifiers do.
     """
 
-    def __init__(
-        self,
-        path: str | os.PathLike[str],
-        *,
-        queue: str = "default",
-        timeout: float = 60,
-        tokens: bool = False,
-        duplicates: str = "distinct",
-        max_jobs: int | None = None,
-    ) -> None:
+    def __init__(self, path: str | os.PathLike[str], **options: Any) -> None:
         """Open (creating if needed) the file at ``path`` and the table of ``queue``.
 
-        Raises UsageError for a bad option and DriverError when the file cannot be opened,
-        including when its directory does not exist (it is never created).
+        Options as in `mqspec.adapters.options.QueueOptions`: ``queue``, ``timeout``,
+        ``tokens``, ``duplicates``, ``max_jobs``. Raises UsageError for a bad option and
+        DriverError when the file cannot be opened, including when its directory does not exist
+        (it is never created).
         """
-        if not isinstance(queue, str) or not _NAME.fullmatch(queue):
-            raise UsageError(f"option queue={queue!r}: use only letters, digits and _")
-        if isinstance(timeout, bool) or not isinstance(timeout, (int, float)):
-            raise UsageError(f"option timeout={timeout!r}: must be a number of seconds")
-        if not math.isfinite(timeout) or timeout <= 0:
-            raise UsageError(f"option timeout={timeout!r}: must be finite and > 0")
-        if duplicates not in _POLICIES:
-            raise UsageError(f"option duplicates={duplicates!r}: must be distinct or reject")
-        if max_jobs is not None and (
-            isinstance(max_jobs, bool) or not isinstance(max_jobs, int) or max_jobs < 1
-        ):
-            raise UsageError(f"option max_jobs={max_jobs!r}: must be an integer >= 1")
+        checked = QueueOptions(**options)
         self.path = Path(path)
-        self.queue = queue
-        self._table = f"mq_{queue}"
-        # Not f"{table}_clock": that is the table of the queue named "<queue>_clock".
-        self._clock_table = f"mqclock_{queue}"
-        self._capabilities = Capabilities(
-            reservation_timeout=timeout,
-            timeout_settable=True,
-            slack=0,
-            virtual_time=True,
-            durable=True,
-            reservation_tokens=bool(tokens),
-            duplicate_ids="reject" if duplicates == "reject" else "distinct",
-            max_jobs=max_jobs,
+        self.queue = checked.queue
+        self._table, self._clock_table = table_names(self.queue)
+        # T declared exactly as given (60, not 60.0, by default), as this adapter always has:
+        # the declared record is printed and written to reports.
+        self._capabilities = attrs.evolve(
+            checked.capabilities(durable=True), reservation_timeout=options.get("timeout", 60)
         )
         directory = self.path.parent
         if not directory.is_dir():
@@ -145,8 +120,9 @@ class SqliteQueue:
         """Open the queue a ``sqlite:`` URL names.
 
         ``sqlite:///tmp/q.db`` is the absolute path ``/tmp/q.db``; ``sqlite:///./q.db`` and
-        ``sqlite:q.db`` are relative. Options: ``timeout`` (seconds), ``tokens`` (1/0),
-        ``duplicates`` (distinct/reject), ``max_jobs`` (integer), ``queue`` (table name).
+        ``sqlite:q.db`` are relative. Options (`mqspec.adapters.options`): ``timeout``
+        (seconds), ``tokens`` (1/0, true/false, yes/no, on/off), ``duplicates``
+        (distinct/reject), ``max_jobs`` (integer), ``queue`` (the namespace).
         Raises UsageError naming the option and value for anything else.
         """
         parts = urlsplit(url)
@@ -163,86 +139,45 @@ class SqliteQueue:
             raw = raw[1:]  # sqlite:///./q.db: the third slash only separates, the path is ./q.db
         if raw in ("", "/"):
             raise UsageError(f"sqlite URL {url!r} has no file path")
-        try:
-            pairs = parse_qsl(parts.query, keep_blank_values=True, strict_parsing=bool(parts.query))
-        except ValueError as exc:
-            raise UsageError(f"sqlite URL {url!r} has a malformed query: {exc}") from exc
-        options: dict[str, Any] = {}
-        for key, value in pairs:
-            if key in options:
-                raise UsageError(f"sqlite URL option {key}={value!r} given twice")
-            options[key] = _parse_option(key, value)
+        options, _ = parse_query(parts.query, scheme="sqlite", url=url, known=NAMESPACED_OPTIONS)
         return cls(raw, **options)
 
-    @property
-    def capabilities(self) -> Capabilities:
-        """What this queue declares: a lease design with settable T, no slack, durable."""
-        return self._capabilities
+    # -- the statements (the outline is JsonStoreQueue's) ------------------------------------
 
-    # -- the contract --------------------------------------------------------------------------
-
-    def push(self, task: Task, now: float | None) -> Task:
-        """Queue ``task`` and return it as stored; raise ValueError to refuse it.
-
-        Refused: an invalid task (MQ-TASK-1), a live id under ``duplicates=reject`` (MQ-PUSH-2),
-        a full queue (MQ-PUSH-3). A refused push queues nothing.
-        """
-        problem = task_problem(task, tokens=self._capabilities.reservation_tokens)
-        if problem is not None:
-            raise ValueError(problem)
-        text = _encode(task)
+    def _insert(self, task: Task, text: str, now: float | None) -> None:
         with self._transaction() as conn:
             t = self._decision_time(conn, now)
-            cap = self._capabilities
-            if cap.max_jobs is not None:
-                (live,) = conn.execute(f"SELECT count(*) FROM {self._table}").fetchone()
-                if live >= cap.max_jobs:
-                    raise ValueError(f"queue full: {live} live jobs, capacity {cap.max_jobs}")
-            if cap.duplicate_ids == "reject" and self._exists(conn, task["id"]):
-                raise ValueError(f"duplicate id {task['id']!r}: a live job already has it")
+            check_room(
+                self._capabilities,
+                task["id"],
+                live=lambda: conn.execute(f"SELECT count(*) FROM {self._table}").fetchone()[0],
+                exists=lambda: self._exists(conn, task["id"]),
+            )
             ready_at = t + task.get("delay", 0)
             conn.execute(
                 f"INSERT INTO {self._table} (id, priority, ready_at, visible_at, lease, task)"
                 " VALUES (?, ?, ?, ?, NULL, ?)",
                 (task["id"], task["priority"], ready_at, ready_at, text),
             )
-        stored: Task = json.loads(text)
-        return stored
 
-    def reserve(self, now: float | None) -> Task | None:
-        """Lease the first reservable job for T seconds; None when no job is ready.
-
-        One UPDATE picks and leases the row, so no crash between "take" and "record" can lose
+    def _lease(self, token: str, now: float | None) -> str | None:
+        """One UPDATE picks and leases the row, so no crash between "take" and "record" can lose
         the job. The position columns are left alone: an expired lease restores the job in place.
         """
-        token = uuid.uuid4().hex
         with self._transaction() as conn:
             t = self._decision_time(conn, now)
             rows = conn.execute(
                 f"UPDATE {self._table} SET visible_at = :deadline, lease = :token"
                 f" WHERE seq = (SELECT seq FROM {self._table} WHERE visible_at <= :now"
                 "  ORDER BY priority DESC, ready_at, seq LIMIT 1)"
-                " RETURNING task, lease",
+                " RETURNING task",
                 {"deadline": t + self._capabilities.reservation_timeout, "token": token, "now": t},
             ).fetchall()  # read to the end: a RETURNING statement left open blocks COMMIT
-        if not rows:
-            return None
-        text, lease = rows[0]
-        task: Task = json.loads(text)
-        if self._capabilities.reservation_tokens:
-            task[TOKEN_KEY] = lease
-        return task
+        return str(rows[0][0]) if rows else None
 
-    def delete(self, task: Task, now: float | None) -> None:
-        """Acknowledge the pending reservation of ``task``.
-
-        Succeeds when a pending reservation matched (and removes the job for good) or when no job
-        has the id (MQ-DELETE-3); raises LookupError when the job exists but has no pending
-        reservation, or (with tokens) the token is not the current one (MQ-DELETE-2, -5).
-        """
-        if not isinstance(task, dict) or not isinstance(task.get("id"), str):
-            raise ValueError("delete needs the task Reserve returned (an object with a string id)")
-        ident = task["id"]
+    def _remove_reserved(self, ident: str, token: str | None, now: float | None) -> bool:
+        """Raises the refusal itself, inside the transaction, so that a refused delete also
+        rolls back its raise of the clock (see `_decision_time`)."""
         tokens = self._capabilities.reservation_tokens
         # With tokens on, a missing token binds NULL and `lease = NULL` never matches.
         match = " AND lease = :token" if tokens else ""
@@ -252,14 +187,11 @@ class SqliteQueue:
                 f"DELETE FROM {self._table} WHERE seq = (SELECT seq FROM {self._table}"
                 f" WHERE id = :id AND lease IS NOT NULL AND visible_at > :now{match}"
                 "  ORDER BY seq LIMIT 1)",
-                {"id": ident, "now": t, "token": task.get(TOKEN_KEY)},
+                {"id": ident, "now": t, "token": token},
             ).rowcount
             if deleted == 0 and self._exists(conn, ident):
-                why = "with this reservation token" if tokens else "(queued, delayed or expired)"
-                raise LookupError(f"not reserved: job {ident!r} has no pending reservation {why}")
-
-    def tick(self, now: float | None) -> None:
-        """Nothing to do: leases are checked against ``now`` on every operation."""
+                raise not_reserved_error(ident, tokens=tokens)
+        return True
 
     # -- lifecycle -----------------------------------------------------------------------------
 
@@ -332,7 +264,7 @@ class SqliteQueue:
         older than one another connection already committed: a Reserve that waited would miss
         a job pushed while it waited, yet see what happened after; no order of the calls
         explains that. So the time is read inside the transaction and never goes below the
-        latest committed one (kept in ``mqclock_<queue>``, shared by every connection), which
+        latest committed one (kept in ``mqspec_clock_<queue>``, shared by every connection), which
         also shields the queue from a wall clock stepped back.
         """
         (high,) = conn.execute(f"SELECT now FROM {self._clock_table}").fetchone()
@@ -385,40 +317,3 @@ def _clock(now: float | None) -> float:
 def _start(now: float | None) -> float:
     """The clock's high-water mark at a reset: the case's start, or nothing in real time."""
     return -math.inf if now is None else float(now)
-
-
-def _encode(task: Task) -> str:
-    """Return ``task`` as JSON text that parses back to an equal value; ValueError if not JSON."""
-    try:
-        text = json.dumps(task, ensure_ascii=False, allow_nan=False)
-    except (TypeError, ValueError) as exc:
-        raise ValueError(f"task is not a JSON value: {exc}") from exc
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        # A lone surrogate cannot be stored as UTF-8 text; \u escapes round-trip it exactly.
-        text = json.dumps(task, ensure_ascii=True, allow_nan=False)
-    return text
-
-
-def _parse_option(key: str, value: str) -> Any:
-    """Convert one URL query option to its constructor value; UsageError names it if bad."""
-    if key == "timeout":
-        try:
-            return float(value)
-        except ValueError:
-            raise UsageError(f"sqlite URL option timeout={value!r}: not a number") from None
-    if key == "tokens":
-        if value.lower() in _TRUE:
-            return True
-        if value.lower() in _FALSE:
-            return False
-        raise UsageError(f"sqlite URL option tokens={value!r}: use 1 or 0")
-    if key == "max_jobs":
-        try:
-            return int(value)
-        except ValueError:
-            raise UsageError(f"sqlite URL option max_jobs={value!r}: not an integer") from None
-    if key in ("duplicates", "queue"):
-        return value  # checked by the constructor
-    raise UsageError(f"unknown sqlite URL option {key}={value!r}")

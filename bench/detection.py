@@ -1,12 +1,11 @@
 """Detection benchmark: how fast the search finds each broken queue, and how small it shrinks it.
 
-For every mutant of the catalogue (`mqspec.adapters.selftest.mutants.MUTANTS`) and several seeds,
-run the
-profile that targets it, as ``mqspec selftest`` does
-(`mqspec.conformance.frontends.selftest.check`: the
-scenarios, then the search), and record whether an expected clause was named, the time to the
-first divergence, and the length of the minimal program (transcript steps; for concurrency, the
-operations of the minimal parallel program).
+For every mutant of the catalogue (`mqspec.adapters.selftest.catalogue.MUTANTS`) and several
+seeds, run the profile that targets it, as ``mqspec selftest`` does
+(`mqspec.conformance.frontends.selftest.check`: the scenarios, then the search), and record
+whether an expected clause was named, the time to the first divergence, and the length of the
+minimal program (transcript steps; for concurrency, the operations of the minimal parallel
+program).
 
 ``--search-only`` runs the search alone (`mqspec.conformance.core.engine.run_search`: the state
 machine, with faults or crashes, or the concurrent clients) WITHOUT the scenarios, which catch
@@ -29,21 +28,20 @@ import argparse
 import statistics
 import time
 
-from mqspec.adapters.selftest.mutants import MUTANTS, Mutant
-from mqspec.conformance.core.engine import ConcurrencyDone, run_search
-from mqspec.conformance.frontends.selftest import catalogue, check
+from mqspec.adapters.selftest.catalogue import MUTANTS, SelftestQueue
+from mqspec.conformance.core.engine import run_search
+from mqspec.conformance.frontends.selftest import check
 
 Outcome = tuple[bool, float | None, int | None, float, set[str]]
 
 
-def _profile_run(mutant: Mutant, seed: int) -> Outcome:
+def _profile_run(mutant: SelftestQueue, seed: int) -> Outcome:
     """(caught, seconds to first divergence, program length, seconds, clauses named)."""
-    entry = next(e for e in catalogue() if e.kind == "mutant" and e.name == mutant.name)
-    row = check(entry, seed=seed)
+    row = check(mutant, seed=seed)
     return row.caught, row.first_divergence, row.program_length, row.elapsed, set(row.reported)
 
 
-def _one(mutant: Mutant, seed: int) -> Outcome:
+def _one(mutant: SelftestQueue, seed: int) -> Outcome:
     """The search alone: the same figures as `_profile_run`."""
     adapter = mutant.factory()
     started = time.monotonic()
@@ -64,10 +62,9 @@ def _one(mutant: Mutant, seed: int) -> Outcome:
             if divergence is None or divergence.clause.id not in mutant.clauses:
                 continue
             caught = True
-            if isinstance(done, ConcurrencyDone):
+            if done.concurrency is not None:
                 first = time.monotonic() - started
-                program = done.outcome.program
-                length = program.size if program is not None else None
+                length = done.concurrency.program_size or None
             else:
                 first = done.found_after
                 assert divergence.transcript is not None

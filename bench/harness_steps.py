@@ -7,15 +7,17 @@ Two `RuleBasedStateMachine` classes run in one process with the same settings an
 * harness: `QueueMachine` from ``machine_for(MemoryQueue())``, the real harness (every rule goes
   through a `Session`: the reference model judges each answer, a transcript is kept, each case
   ends with a checked drain);
-* bare: the same rule names, argument strategies, bundles and targets (taken from the harness's
-  own rules, so the two cannot drift apart), driving a `MemoryQueue` directly: no Session, no
-  model, no checks. Its teardown drains the queue unchecked, like the harness's drain.
+* bare: a subclass of that same machine whose ``session`` is a `BareSession`: the harness's own
+  rules, preconditions, strategies, bundles and targets (inherited, so the two cannot drift
+  apart), but every call goes straight to the `MemoryQueue`: no model, no transcript, no
+  checks. Its preconditions' questions (the next ready time or deadline) are answered from the
+  queue's own heap, and its drain reserves until the queue is empty, unchecked.
 
-A step is one rule call; each rule increments a counter (the harness's rules are wrapped, the
-bare ones count themselves). steps/s = steps / wall time of the whole Hypothesis run (data
-generation and Hypothesis's own bookkeeping included, as a user sees it). With one seed both
-machines draw the same programs as long as their preconditions agree (they do for a correct
-queue), so they also run the same number of steps.
+A step is one rule call; every rule of both machines is wrapped in a counter. steps/s = steps /
+wall time of the whole Hypothesis run (data generation and Hypothesis's own bookkeeping
+included, as a user sees it). With one seed both machines draw the same programs as long as
+their preconditions agree (they do for a correct queue), so they also run the same number of
+steps.
 
 Target (printed with PASS/MISS; the process never fails on a miss): the harness keeps at least
 50% of the bare machine's steps/s. Figures are from one run on a possibly noisy machine.
@@ -31,195 +33,115 @@ import inspect
 import platform
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import hypothesis
 from hypothesis import HealthCheck, settings
 from hypothesis import seed as hypothesis_seed
-from hypothesis import strategies as st
-from hypothesis.stateful import (
-    RULE_MARKER,
-    Bundle,
-    RuleBasedStateMachine,
-    get_state_machine_test,
-    multiple,
-)
+from hypothesis.stateful import RULE_MARKER, RuleBasedStateMachine, get_state_machine_test
 
 from mqspec.adapters.memory import MemoryQueue
+from mqspec.conformance.core import statemachine
 from mqspec.conformance.core.statemachine import QueueMachine, machine_for
-from mqspec.reference.jsonvalue import TOKEN_KEY
+from mqspec.reference.types import Failed, Ok, Outcome
 
 TARGET_SHARE = 0.5
-_EPSILONS = (-0.001, 0.0, 0.001)  # as in mqspec.conformance.core.statemachine
 
 STEPS = [0]  # rule calls so far, shared by both machines (reset between runs)
 
 
-# ---------------------------------------------------------------- the bare machine's rules
+# ---------------------------------------------------------------- the bare session
 
 
-class _BareBase(RuleBasedStateMachine):
-    """A MemoryQueue driven directly: the harness's rules without Session, model or checks."""
+class _QueueEvents:
+    """Stands in for the session's model where the rules ask it: the upcoming ready times and
+    deadlines of live jobs (what `Model.next_events` gives for this slack-0 queue), read from
+    the queue's own hidden heap."""
 
-    queue: MemoryQueue
-    pushed = Bundle("pushed")
-    reserved = Bundle("reserved")
+    def __init__(self, session: BareSession) -> None:
+        self._session = session
 
-    def __init__(self) -> None:
-        super().__init__()
-        self.caps = self.queue.capabilities
-        self.now = 0.0
-        self.queue.reset(0.0)
-        self.counter = 0
-
-    def _new_id(self) -> str:
-        self.counter += 1
-        return f"job-{self.counter}"
-
-    def _push(self, task: Any) -> None:
-        # A refusal (invalid task, duplicate id, full) is the backend's answer; nothing to do.
-        with contextlib.suppress(ValueError):
-            self.queue.push(task, self.now)
-
-    def _delete(self, task: Any) -> None:
-        with contextlib.suppress(LookupError, ValueError):
-            self.queue.delete(task, self.now)
-
-    def _events(self) -> list[float]:
-        """Upcoming ready times and deadlines of live jobs (what the model's next_events gives
-        for this slack-0 queue), read from the queue's own hidden heap."""
-        now = self.now
+    def next_events(self) -> list[float]:
+        now = self._session.now
         return sorted(
             {
                 when
-                for when, _, gen, job in self.queue._hidden
+                for when, _, gen, job in self._session.adapter._hidden
                 if gen == job.gen and job.live and when > now
             }
         )
 
-    def _advance_to(self, when: float) -> None:
+
+@dataclasses.dataclass
+class _NoTranscript:
+    steps: list[Any] = dataclasses.field(default_factory=list)
+
+
+class BareSession:
+    """What `QueueMachine`'s rules call on their `Session`, forwarded straight to the queue.
+
+    It keeps only the virtual time; nothing is copied, judged or recorded, and ``violation``
+    stays None. A refused operation is returned as `Failed`, an answer as `Ok`, as the real
+    session does, so the rules take the same branches.
+    """
+
+    def __init__(self, adapter: MemoryQueue, **_ignored: Any) -> None:
+        self.adapter = adapter
+        self.capabilities = adapter.capabilities
+        self.now = 0.0
+        self.model = _QueueEvents(self)
+        self.transcript = _NoTranscript()
+        self.warnings: list[Any] = []
+        self.violation: Any = None
+        adapter.reset(self.now)
+
+    def advance_to(self, when: float) -> None:
         if when != self.now:
             self.now = when
-            self.queue.tick(when)
+            self.adapter.tick(when)
 
-    def teardown(self) -> None:
-        events = self._events()
-        self._advance_to(max(events[-1] if events else self.now, self.now) + 1)
-        while self.queue.reserve(self.now) is not None:
+    def advance(self, seconds: float) -> None:
+        self.advance_to(self.now + seconds)
+
+    def push(self, task: Any) -> Outcome:
+        try:
+            return Ok(self.adapter.push(task, self.now))
+        except ValueError as err:  # invalid, duplicate or full: the backend's refusal
+            return Failed(str(err))
+
+    def reserve(self) -> Outcome:
+        return Ok(self.adapter.reserve(self.now))
+
+    def delete(self, task: Any) -> Outcome:
+        try:
+            self.adapter.delete(task, self.now)
+        except (LookupError, ValueError) as err:
+            return Failed(str(err))
+        return Ok(None)
+
+    def drain(self) -> None:
+        events = self.model.next_events()
+        self.advance_to(max(events[-1] if events else self.now, self.now) + 1)
+        while self.adapter.reserve(self.now) is not None:
             pass
 
 
-def _bare_push(self: Any, priority: int, delay: int, fields: dict[str, Any]) -> Any:
-    STEPS[0] += 1
-    task = {**fields, "id": self._new_id(), "priority": priority}
-    if delay:
-        task["delay"] = delay
-    self._push(task)
-    return task
-
-
-def _bare_push_many(self: Any, count: int, priority_seed: int, delayed: bool) -> Any:
-    STEPS[0] += 1
-    tasks = []
-    for i in range(count):
-        task: dict[str, Any] = {"id": self._new_id(), "priority": (priority_seed >> (i % 16)) % 3}
-        if delayed and i % 4 == 0:
-            task["delay"] = 1 + i % 7
-        self._push(task)
-        tasks.append(task)
-    return multiple(*tasks[:5])
-
-
-def _bare_push_duplicate_id(self: Any, original: dict[str, Any], priority: int) -> Any:
-    STEPS[0] += 1
-    task = {"id": original["id"], "priority": priority, "payload": f"dup-{self.counter}"}
-    self.counter += 1
-    self._push(task)
-    return task
-
-
-def _bare_push_invalid(self: Any, bad: tuple[str, Any]) -> None:
-    STEPS[0] += 1
-    self._push(bad[1])
-
-
-def _bare_reserve(self: Any) -> Any:
-    STEPS[0] += 1
-    out = self.queue.reserve(self.now)
-    return out if out is not None else multiple()
-
-
-def _bare_delete_reserved(self: Any, task: dict[str, Any]) -> None:
-    STEPS[0] += 1
-    self._delete(task)
-
-
-def _bare_delete_again(self: Any, task: dict[str, Any]) -> None:
-    STEPS[0] += 1
-    self._delete(task)
-
-
-def _bare_delete_pushed(self: Any, task: dict[str, Any]) -> None:
-    STEPS[0] += 1
-    self._delete({"id": task["id"], "priority": task["priority"]})
-
-
-def _bare_delete_unknown(self: Any, name: str) -> None:
-    STEPS[0] += 1
-    self._delete({"id": f"never-{name}", "priority": 1})
-
-
-def _bare_delete_forged_token(self: Any, task: dict[str, Any]) -> None:
-    STEPS[0] += 1
-    self._delete({**task, TOKEN_KEY: "forged-token"})
-
-
-def _bare_advance(self: Any, seconds: float) -> None:
-    STEPS[0] += 1
-    self._advance_to(self.now + seconds)
-
-
-def _bare_advance_to_event(self: Any, data: st.DataObject) -> None:
-    STEPS[0] += 1
-    events = self._events()[:6]
-    when = data.draw(st.sampled_from(events), label="event")
-    when += data.draw(st.sampled_from(_EPSILONS), label="offset")
-    self._advance_to(max(when, self.now))
-
-
-def _bare_advance_far(self: Any, factor: int) -> None:
-    STEPS[0] += 1
-    self._advance_to(self.now + self.caps.reservation_timeout * factor)
-
-
-BARE_RULES: dict[str, Callable[..., Any]] = {
-    "push": _bare_push,
-    "push_many": _bare_push_many,
-    "push_duplicate_id": _bare_push_duplicate_id,
-    "push_invalid": _bare_push_invalid,
-    "reserve": _bare_reserve,
-    "delete_reserved": _bare_delete_reserved,
-    "delete_again": _bare_delete_again,
-    "delete_pushed": _bare_delete_pushed,
-    "delete_unknown": _bare_delete_unknown,
-    "delete_forged_token": _bare_delete_forged_token,
-    "advance": _bare_advance,
-    "advance_to_event": _bare_advance_to_event,
-    "advance_far": _bare_advance_far,
-}
-
-# The harness's preconditions read its Session; the bare machine asks the queue instead.
-BARE_PRECONDITIONS: dict[str, Callable[[Any], bool]] = {
-    "advance_to_event": lambda self: bool(self._events()),
-    "delete_forged_token": lambda self: self.caps.reservation_tokens,
-}
+@contextlib.contextmanager
+def _sessions_are_bare() -> Iterator[None]:
+    """While active, `QueueMachine.__init__` builds a `BareSession` instead of a `Session`."""
+    real = statemachine.Session
+    statemachine.Session = BareSession  # type: ignore[misc,assignment]
+    try:
+        yield
+    finally:
+        statemachine.Session = real  # type: ignore[misc]
 
 
 # ---------------------------------------------------------------- building both machines
 
 
-def _rules_of(machine: type[RuleBasedStateMachine]) -> dict[str, Any]:
+def rules_of(machine: type[RuleBasedStateMachine]) -> dict[str, Any]:
     """The Hypothesis `Rule` objects of ``machine``, by rule name."""
     return {
         name: getattr(member, RULE_MARKER)
@@ -228,52 +150,40 @@ def _rules_of(machine: type[RuleBasedStateMachine]) -> dict[str, Any]:
     }
 
 
-def _as_rule(rule: Any, function: Callable[..., Any], **changes: Any) -> Callable[..., Any]:
-    """``function`` as a rule with ``rule``'s arguments, targets and bundles."""
-    function.hypothesis_stateful_rule = dataclasses.replace(  # type: ignore[attr-defined]
-        rule, function=function, **changes
-    )
-    assert RULE_MARKER == "hypothesis_stateful_rule"
-    return function
+def _counted(name: str, rule: Any) -> Callable[..., Any]:
+    """``rule``'s function as a rule with the same arguments, targets, bundles and
+    preconditions, counting its calls in `STEPS`."""
+    original = rule.function
 
-
-def _counted(name: str, original: Callable[..., Any]) -> Callable[..., Any]:
     def counted(self: Any, **kwargs: Any) -> Any:
         STEPS[0] += 1
         return original(self, **kwargs)
 
     counted.__name__ = counted.__qualname__ = name
+    setattr(counted, RULE_MARKER, dataclasses.replace(rule, function=counted))
     return counted
 
 
 def build_machines(
     queue: MemoryQueue,
 ) -> tuple[type[RuleBasedStateMachine], type[RuleBasedStateMachine]]:
-    """(harness, bare): the counted harness machine and its bare twin, on one queue."""
+    """(harness, bare): the counted harness machine and its bare twin, on one queue.
+
+    Both are subclasses of ``machine_for(queue)`` with every rule read from it and counted;
+    the bare one only swaps the session its ``__init__`` builds.
+    """
     harness_base = machine_for(queue)
-    rules = _rules_of(harness_base)
-    if set(rules) != set(BARE_RULES):
-        raise SystemExit(
-            "the harness's rules changed; update BARE_RULES in bench/harness_steps.py: "
-            f"harness has {sorted(rules)}, the bare machine {sorted(BARE_RULES)}"
-        )
-    unknown = {n for n, r in rules.items() if r.preconditions} - set(BARE_PRECONDITIONS)
-    if unknown:
-        raise SystemExit(f"new preconditions on {sorted(unknown)}; update BARE_PRECONDITIONS")
+    rules = rules_of(harness_base)
+    counted = {name: _counted(name, rule) for name, rule in rules.items()}
+    harness = type("QueueMachine", (harness_base,), dict(counted))
 
-    harness_members = {
-        name: _as_rule(rule, _counted(name, rule.function)) for name, rule in rules.items()
-    }
-    harness = type("QueueMachine", (harness_base,), harness_members)
+    def bare_init(self: Any) -> None:
+        with _sessions_are_bare():
+            harness_base.__init__(self)
+        assert isinstance(self.session, BareSession)
 
-    bare_members: dict[str, Any] = {"queue": queue}
-    for name, rule in rules.items():
-        function = BARE_RULES[name]
-        function.__name__ = function.__qualname__ = name
-        pre = (BARE_PRECONDITIONS[name],) if rule.preconditions else ()
-        bare_members[name] = _as_rule(rule, function, preconditions=pre)
-    bare = type("BareMachine", (_BareBase,), bare_members)
-    assert set(_rules_of(harness)) == set(_rules_of(bare)) == set(rules)
+    bare = type("BareMachine", (harness_base,), {**counted, "__init__": bare_init})
+    assert set(rules_of(harness)) == set(rules_of(bare)) == set(rules)
     return harness, bare
 
 

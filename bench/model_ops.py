@@ -10,8 +10,9 @@ roughly constant:
 * 40% Reserve,
 * 55% split between Push (about 10% delayed 1-30 s) and Delete of a reserved task by a depth
   controller: Delete when the depth is above target and a reserved task is at hand, else Push
-  (so about 27% each). The deleted task is mostly a recent reservation (acknowledged); one time
-  in ten any earlier one (sometimes expired and restored: the Delete then fails).
+  (so about 27% each). The Delete sends the task as Reserve returned it; it is mostly a recent
+  reservation (acknowledged), one time in ten any earlier one (sometimes expired and restored:
+  the Delete then fails).
 
 Reservations time out after 60 s, so the ~13% of reservations never deleted are restored and
 taken again: the restore paths run too.
@@ -95,7 +96,7 @@ class BenchQueue:
         self.seq += 1
         delay = task.get("delay", 0)
         ready_at = self.now + delay
-        job = [dict(task), (-task["priority"], ready_at, seq), 0, None]
+        job: list[Any] = [dict(task), (-task["priority"], ready_at, seq), 0, None]
         self.jobs[seq] = job
         self.by_id[task["id"]] = seq
         if delay > 0:
@@ -192,9 +193,10 @@ def make_trace(
             reserved.pop()
             acked = queue.delete(task["id"])
             outcome = Ok(None) if acked else Failed("LookupError: not reserved")
-            trace.append(
-                (DELETE, {"id": task["id"], "priority": task["priority"]}, queue.now, outcome)
-            )
+            # The whole task as Reserve returned it, as a caller holds it: a Delete of only its
+            # id and priority would match the job by id but not by the whole task, and the
+            # model would have to follow both lookups (a queue may use either), world upon world.
+            trace.append((DELETE, task, queue.now, outcome))
             counts[DELETE] += 1
             continue
         task = make_task(rng, next_id)

@@ -5,7 +5,7 @@ and attrs only. The clause catalogue it loads is ``spec/clauses.toml``.
 """
 
 from mqspec.reference.clauses import CATALOGUE, Clause, clause
-from mqspec.reference.errors import ContractViolation, DriverError, MqspecError, UsageError
+from mqspec.reference.errors import DriverError, MqspecError, UsageError
 from mqspec.reference.jsonvalue import TOKEN_KEY, json_equal, without_token
 from mqspec.reference.model import Model
 from mqspec.reference.tasks import PRIORITIES, task_problem
@@ -17,7 +17,6 @@ __all__ = [
     "TOKEN_KEY",
     "Capabilities",
     "Clause",
-    "ContractViolation",
     "DriverError",
     "Failed",
     "Finding",

@@ -1,18 +1,14 @@
-"""Every exception mqspec raises, under one root.
+"""The root of every exception mqspec raises, and the errors of misuse and of driving.
 
 Rule: outcomes a queue may legitimately produce ("empty", "not found", "refused") are *values*
 (`mqspec.reference.types`), never exceptions. Exceptions here mean misuse of mqspec itself, or a
-broken contract reported to a test framework.
+backend that could not be driven. The exception that reports a broken contract to a test
+framework belongs to the harness, which derives it from `MqspecError` too.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
-if TYPE_CHECKING:
-    from mqspec.reference.types import Finding
-
-__all__ = ["ContractViolation", "DriverError", "MqspecError", "UsageError"]
+__all__ = ["DriverError", "MqspecError", "UsageError"]
 
 
 class MqspecError(Exception):
@@ -31,19 +27,3 @@ class DriverError(MqspecError):
 
     Not a contract verdict: the run could not be carried out. The CLI exits 2 on it.
     """
-
-
-class ContractViolation(MqspecError, AssertionError):
-    """A backend broke a MUST clause; raised by the pytest face of the harness.
-
-    Carries the `Finding` (clause, expected, observed) so a test framework can show it.
-    """
-
-    def __init__(self, finding: Finding, program: str = "") -> None:
-        self.finding = finding
-        self.program = program
-        self.transcript: object = None  # the harness attaches the case's transcript here
-        text = finding.render()
-        if program:
-            text += "\n\nMinimal program:\n" + program
-        super().__init__(text)

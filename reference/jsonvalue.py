@@ -19,6 +19,7 @@ __all__ = [
     "describe_difference",
     "json_equal",
     "json_text",
+    "same_json",
     "without_token",
 ]
 
@@ -49,6 +50,24 @@ _IMMUTABLE = frozenset({str, int, float, bool, type(None)})
 def json_equal(a: Any, b: Any) -> bool:
     """Return whether ``a`` and ``b`` are the same JSON value."""
     return _strict_equal(a, b)
+
+
+# Types whose Python == is exactly JSON equality when both sides have that very type. float is
+# left out: inside a container, one NaN object compares equal to itself.
+_PLAIN = frozenset((str, int, type(None)))
+
+
+def same_json(a: Any, b: Any) -> bool:
+    """`json_equal`, with a fast path for the common flat task of strings, integers and nulls."""
+    if type(a) is dict and type(b) is dict:
+        if a != b:
+            return json_equal(a, b)  # an int and a float equal as doubles, e.g.
+        for key, value in a.items():
+            kind = type(value)
+            if kind not in _PLAIN or kind is not type(b[key]):
+                return json_equal(a, b)
+        return True
+    return json_equal(a, b)
 
 
 def _strict_equal(a: Any, b: Any) -> bool:

@@ -11,20 +11,15 @@ and reports ``inconclusive`` rather than risk a false failure.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Hashable
+from collections.abc import Hashable
 from typing import Any
 
 from mqspec.reference.errors import UsageError
-from mqspec.reference.queue_state import QueueState, Step
+from mqspec.reference.job import Instants
+from mqspec.reference.queue_state import QueueState, Transition
 from mqspec.reference.types import Capabilities, Finding, Outcome, Verdict
 
 __all__ = ["Instants", "Model"]
-
-Instants = Callable[[float, bool, float, float, float], tuple[Hashable, ...]]
-"""Summarises a job's instants for `Model.state_key`: called with (deadline, delayed, lo, hi,
-ready_at) — the reservation deadline (inf when none is pending), whether the job was pushed
-with a delay, its enqueue interval [lo, hi], and when its delay ends — it returns the part of
-them that can still make a difference to the caller."""
 
 # Verdicts are frozen values, so the two commonest ones are shared.
 _ALLOWED = Verdict()
@@ -64,8 +59,8 @@ class Model:
             kind is not float
             and kind is not int
             and (isinstance(now, bool) or not isinstance(now, (int, float)))
-        ) or now != now:
-            raise UsageError(f"now must be a number of seconds, got {now!r}")
+        ) or now - now != 0:  # NaN or an infinity: x - x is NaN for both, 0 for any other
+            raise UsageError(f"now must be a finite number of seconds, got {now!r}")
         if now < self.now:
             raise UsageError(f"time ran backwards: now={now!r} after now={self.now!r}")
         self.now = now
@@ -120,7 +115,7 @@ class Model:
             return self._settle_one(worlds[0].delete(task, outcome))
         return self._step_many(lambda w: w.delete(task, outcome))
 
-    def _settle_one(self, result: Step | Finding) -> Verdict:
+    def _settle_one(self, result: Transition | Finding) -> Verdict:
         """The verdict on the only possible state's transition ``result``."""
         if isinstance(result, Finding):
             return Verdict(violation=result)
@@ -137,7 +132,7 @@ class Model:
         first_finding: Finding | None = None
         warnings: list[Finding | None] = []
         for world in self._worlds:
-            result: Step | Finding = transition(world)
+            result: Transition | Finding = transition(world)
             if isinstance(result, Finding):
                 first_finding = first_finding or result
                 continue
@@ -211,27 +206,9 @@ class Model:
             A hashable value; equal values mean equal sets of possible states (up to what
             ``instants`` chose to forget).
         """
-        if instants is None:
-            keys: list[Any] = [
-                frozenset((job.fingerprint(), id(job.task)) for job in world.jobs.values())
-                for world in self._worlds
-            ]
-            return (self.now, keys[0] if len(keys) == 1 else frozenset(keys))
-        keys = [
-            tuple(
-                (
-                    id(job.task),
-                    job.state,
-                    job.restored,
-                    job.failed_push,
-                    repr(job.token),
-                    *instants(job.deadline, job.delayed, job.lo, job.hi, job.ready_at),
-                )
-                for job in sorted(world.jobs.values(), key=_place)
-            )
-            for world in self._worlds
-        ]
-        return keys[0] if len(keys) == 1 else frozenset(keys)
+        keys = [world.state_key(instants) for world in self._worlds]
+        key = keys[0] if len(keys) == 1 else frozenset(keys)
+        return (self.now, key) if instants is None else key
 
     @property
     def worlds(self) -> int:
@@ -263,7 +240,3 @@ class Model:
         """The earliest time by which every ready time and deadline plus slack has passed."""
         events = self.next_events()
         return max(events[-1], self.now) if events else self.now
-
-
-def _place(job: Any) -> tuple[int, int]:
-    return job.priority, job.seq

@@ -110,12 +110,12 @@ Outcome = Ok | Failed | Unknown
 class Finding:
     """One way an observation broke a clause.
 
-    ``expected`` says what the model allowed, ``observed`` what the backend did.
+    ``allowed`` says what the contract allowed instead, ``observed`` what the backend did.
     """
 
     clause: Clause
     message: str
-    expected: str = ""
+    allowed: str = ""
     observed: str = ""
 
     @property
@@ -126,8 +126,8 @@ class Finding:
     def render(self) -> str:
         """One paragraph, clause first: the form every front end prints."""
         lines = [f"{self.clause.id} ({self.clause.level}): {self.message}"]
-        if self.expected:
-            lines.append(f"  allowed:  {self.expected}")
+        if self.allowed:
+            lines.append(f"  allowed:  {self.allowed}")
         if self.observed:
             lines.append(f"  observed: {self.observed}")
         return "\n".join(lines)

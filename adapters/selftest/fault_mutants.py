@@ -3,23 +3,27 @@
 Responsibility: prove the faults profile's power (issue 8). Each mutant declares fault points
 (`mqspec.adapters.base.FaultPoints`) inside an operation that is not atomic, and mishandles a
 fault there. Without faults each one conforms; the faults machine must catch each on one of the
-clauses listed in `FAULT_MUTANTS`. `FAULT_CORRECT` holds queues with fault points that handle
-them correctly, which the faults machine must pass. Each docstring names the real-world failure
-it models. Never use these as queues.
+clauses the catalogue lists (`mqspec.adapters.selftest.catalogue.FAULT_MUTANTS`).
+`RecordBeforeAnswer` and `PushFailsCleanly` have fault points and handle them correctly: the
+faults machine must pass them (`mqspec.adapters.selftest.catalogue.FAULT_CORRECT`). Each
+docstring names the real-world failure it models. Never use these as queues.
 """
 
 from __future__ import annotations
 
 import copy
-import heapq
-import uuid
-from collections.abc import Callable
 
-from mqspec.adapters.base import FaultInjected, FaultPoints, QueueAdapter, Task
-from mqspec.adapters.memory import MemoryQueue, _Job
+from mqspec.adapters.base import FaultInjected, FaultPoints, Task
+from mqspec.adapters.memory import MemoryQueue
 from mqspec.reference.jsonvalue import TOKEN_KEY
 
-__all__ = ["FAULT_CORRECT", "FAULT_MUTANTS"]
+__all__ = [
+    "DeleteAcksFailedWrite",
+    "PopBeforeRecord",
+    "PushFailsCleanly",
+    "PushRetriesTwice",
+    "RecordBeforeAnswer",
+]
 
 
 class _TwoStepReserve(FaultPoints, MemoryQueue):
@@ -33,27 +37,19 @@ class _TwoStepReserve(FaultPoints, MemoryQueue):
         with self._lock:
             t = self._clock(now)
             self._advance(t)
-            while self._visible:
-                _, gen, job = heapq.heappop(self._visible)
-                if gen != job.gen or not job.live:
-                    continue  # stale entry
-                if self.RECORD_FIRST:
-                    self._lease(job, t)
-                    self._fault_point("reserve:between")  # the answer is lost; the lease holds
-                else:
-                    self._fault_point("reserve:between")  # popped, not yet leased: lost
-                    self._lease(job, t)
-                out = copy.deepcopy(job.task)
-                if self._tokens:
-                    out[TOKEN_KEY] = job.token
-                return out
-            return None
-
-    def _lease(self, job: _Job, t: float) -> None:
-        job.gen += 1
-        job.token = uuid.uuid4().hex
-        job.deadline = t + self._timeout
-        heapq.heappush(self._hidden, (job.deadline, job.seq, job.gen, job))
+            job = self._pop_ready()
+            if job is None:
+                return None
+            if self.RECORD_FIRST:
+                self._lease(job, t)
+                self._fault_point("reserve:between")  # the answer is lost; the lease holds
+            else:
+                self._fault_point("reserve:between")  # popped, not yet leased: lost
+                self._lease(job, t)
+            out = copy.deepcopy(job.task)
+            if self._tokens:
+                out[TOKEN_KEY] = job.token
+            return out
 
 
 class PopBeforeRecord(_TwoStepReserve):
@@ -111,45 +107,3 @@ class PushFailsCleanly(FaultPoints, MemoryQueue):
     def push(self, task: Task, now: float | None) -> Task:
         self._fault_point("push:before-write")
         return super().push(task, now)
-
-
-FaultMutant = tuple[str, Callable[[], QueueAdapter], frozenset[str]]
-
-FAULT_MUTANTS: tuple[FaultMutant, ...] = (
-    # A lost job is flagged where the model first misses it: in the drain (MQ-LOSS-1, the
-    # minimal program), as a ready job a Reserve did not return (MQ-READY-1), as a restored
-    # job that never came back (MQ-RESTORE-1), or, with other jobs about, as one that should
-    # have come out first.
-    (
-        "pop-before-record",
-        PopBeforeRecord,
-        frozenset(
-            {
-                "MQ-LOSS-1",
-                "MQ-LOSS-2",
-                "MQ-RESTORE-1",
-                "MQ-RESTORE-2",
-                "MQ-ORDER-1",
-                "MQ-ORDER-2",
-                "MQ-READY-1",
-            }
-        ),
-    ),
-    (
-        "push-retries-twice",
-        PushRetriesTwice,
-        frozenset({"MQ-LOSS-2", "MQ-RESERVE-3", "MQ-LOSS-3", "MQ-LOSS-1"}),
-    ),
-    (
-        "delete-acks-failed-write",
-        DeleteAcksFailedWrite,
-        frozenset({"MQ-DELETE-1", "MQ-DELETE-2", "MQ-RESERVE-2"}),
-    ),
-)
-"""Every fault mutant: ``(name, factory, clauses any of which may name its divergence)``."""
-
-FAULT_CORRECT: tuple[tuple[str, Callable[[], QueueAdapter]], ...] = (
-    ("record-before-answer", RecordBeforeAnswer),
-    ("push-fails-cleanly", PushFailsCleanly),
-)
-"""Queues with fault points that handle every fault correctly: the faults machine passes them."""

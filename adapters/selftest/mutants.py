@@ -1,12 +1,11 @@
-"""Broken queues: each is `MemoryQueue` with one realistic bug, and the clause that must catch it.
+"""Broken queues: each is `MemoryQueue` with one realistic sequential bug.
 
-Responsibility: prove the suite's power. `MUTANTS` is the whole catalogue: the sequential bugs
-defined here (caught by the quick profile), the races of `mqspec.adapters.selftest.race_mutants`
-(caught by the concurrency profile) and the bugs under faults of
-`mqspec.adapters.selftest.fault_mutants` (caught by the faults profile). ``mqspec selftest`` and the
-harness's own tests run every mutant and require a divergence naming one of its clauses; a
-mutant that survives is a hole in the suite. Each docstring names the real-world failure it
-models. Never use these as queues.
+Responsibility: prove the suite's power. The catalogue
+(`mqspec.adapters.selftest.catalogue.SELFTEST_QUEUES`) says which clauses may name each one's
+divergence and which profile must catch it (quick, or the crash check for the durable one);
+``mqspec selftest`` and the harness's own tests run every one and require a divergence naming
+one of its clauses; a mutant that survives is a hole in the suite. Each docstring names the
+real-world failure it models. Never use these as queues.
 """
 
 from __future__ import annotations
@@ -14,20 +13,58 @@ from __future__ import annotations
 import heapq
 import os
 import sys
-from collections.abc import Callable
 from typing import Any
 
 import attrs
 
 from mqspec.adapters.base import QueueAdapter, Task
-from mqspec.adapters.memory import MemoryQueue
-from mqspec.adapters.selftest.fault_mutants import FAULT_MUTANTS
-from mqspec.adapters.selftest.race_mutants import RACE_MUTANTS
+from mqspec.adapters.memory import MemoryQueue, _Job
 from mqspec.reference.jsonvalue import TOKEN_KEY, copy_json
 from mqspec.reference.tasks import task_problem
 from mqspec.reference.types import Capabilities
 
-__all__ = ["MUTANTS", "Mutant"]
+__all__ = [
+    "AcceptsInvalid",
+    "DelayIgnored",
+    "DelayOneSecondLate",
+    "DeleteAbsentFails",
+    "DeleteAnything",
+    "DeleteFailsNearDeadline",
+    "DeleteIgnoresDeadline",
+    "DeleteKeepsJob",
+    "DiesAfterBurst",
+    "DoubleDelivery",
+    "DropsOpaqueFields",
+    "DuplicateOverwrites",
+    "EmptyIsError",
+    "ForgetfulDurable",
+    "LifoWithinPriority",
+    "LosesWhenManyExpire",
+    "NeverRestores",
+    "NumericToken",
+    "PriorityIgnored",
+    "PriorityInverted",
+    "PushEchoesKey",
+    "RejectNotEnforced",
+    "RestoreToHead",
+    "RestoreToTail",
+    "RestoresEarly",
+    "RetypesNumbers",
+    "SilentCapacity",
+    "TokensIgnored",
+    "TruncatesAt32Ki",
+    "dies_after_burst",
+    "dies_after_burst_queue",
+]
+
+
+def _forget(queue: MemoryQueue, ident: str) -> None:
+    """Remove every live job of ``ident`` from ``queue`` whatever its state, checking nothing
+    (the caller holds the lock when it must)."""
+    for job in queue._index.pop(ident, {}).values():
+        job.live = False
+        job.gen += 1
+        queue._live -= 1
 
 
 class LifoWithinPriority(MemoryQueue):
@@ -51,51 +88,52 @@ class PriorityInverted(MemoryQueue):
         return (priority, ready_at, seq)
 
 
-class RestoreToTail(MemoryQueue):
+class _MishandledRestore(MemoryQueue):
+    """`MemoryQueue`'s restore loop with the fate of an expired reservation left to `_expired`,
+    the one step the restore mutants get wrong."""
+
+    def _advance(self, now: float) -> None:
+        hidden = self._hidden
+        expired = 0
+        while hidden and hidden[0][0] <= now:
+            _, _, gen, job = heapq.heappop(hidden)
+            if gen != job.gen or not job.live:
+                continue
+            if job.token is not None:
+                expired += 1
+                if not self._expired(job, now, expired):
+                    continue  # never made visible again
+            job.token = None
+            job.deadline = None
+            heapq.heappush(self._visible, (job.key, job.gen, job))
+
+    def _expired(self, job: _Job, now: float, nth: int) -> bool:
+        """Handle the ``nth`` reservation found expired by one restore pass; False drops it."""
+        return True
+
+
+class RestoreToTail(_MishandledRestore):
     """A timed-out job is re-queued at the tail with a fresh sequence: fn's bolt queue ([C, A])."""
 
-    def _advance(self, now: float) -> None:
-        hidden = self._hidden
-        while hidden and hidden[0][0] <= now:
-            _, _, gen, job = heapq.heappop(hidden)
-            if gen != job.gen or not job.live:
-                continue
-            if job.token is not None:  # an expired reservation: new place at the tail
-                job.key = (job.key[0], now, self._seq)
-                self._seq += 1
-            job.token = None
-            job.deadline = None
-            heapq.heappush(self._visible, (job.key, job.gen, job))
+    def _expired(self, job: _Job, now: float, nth: int) -> bool:
+        job.key = (job.key[0], now, self._seq)  # a new place at the tail
+        self._seq += 1
+        return True
 
 
-class RestoreToHead(MemoryQueue):
+class RestoreToHead(_MishandledRestore):
     """A timed-out job jumps to the head of its priority (an RPUSH back onto the read end)."""
 
-    def _advance(self, now: float) -> None:
-        hidden = self._hidden
-        while hidden and hidden[0][0] <= now:
-            _, _, gen, job = heapq.heappop(hidden)
-            if gen != job.gen or not job.live:
-                continue
-            if job.token is not None:
-                job.key = (job.key[0], float("-inf"), -job.seq)
-            job.token = None
-            job.deadline = None
-            heapq.heappush(self._visible, (job.key, job.gen, job))
+    def _expired(self, job: _Job, now: float, nth: int) -> bool:
+        job.key = (job.key[0], float("-inf"), -job.seq)
+        return True
 
 
-class NeverRestores(MemoryQueue):
+class NeverRestores(_MishandledRestore):
     """A timed-out reservation is dropped, not restored: fn's redis queue lost these jobs."""
 
-    def _advance(self, now: float) -> None:
-        hidden = self._hidden
-        while hidden and hidden[0][0] <= now:
-            _, _, gen, job = heapq.heappop(hidden)
-            if gen != job.gen or not job.live:
-                continue
-            if job.token is not None:
-                continue  # forgotten: still "live" in the index, never visible again
-            heapq.heappush(self._visible, (job.key, job.gen, job))
+    def _expired(self, job: _Job, now: float, nth: int) -> bool:
+        return False  # forgotten: still "live" in the index, never visible again
 
 
 class RestoresEarly(MemoryQueue):
@@ -145,11 +183,7 @@ class DeleteAnything(MemoryQueue):
 
     def delete(self, task: Task, now: float | None) -> None:
         with self._lock:
-            jobs = self._index.pop(task["id"], {})
-            for job in jobs.values():
-                job.live = False
-                job.gen += 1
-                self._live -= 1
+            _forget(self, task["id"])
 
 
 class DeleteAbsentFails(MemoryQueue):
@@ -173,10 +207,7 @@ class DeleteIgnoresDeadline(MemoryQueue):
     def delete(self, task: Task, now: float | None) -> None:
         if task["id"] in self._ever:
             with self._lock:
-                for job in self._index.pop(task["id"], {}).values():
-                    job.live = False
-                    job.gen += 1
-                    self._live -= 1
+                _forget(self, task["id"])
             return
         super().delete(task, now)
 
@@ -232,10 +263,7 @@ class DuplicateOverwrites(MemoryQueue):
 
     def push(self, task: Task, now: float | None) -> Task:
         if isinstance(task, dict) and self._index.get(task.get("id")):  # type: ignore[arg-type]
-            for job in self._index.pop(task["id"]).values():
-                job.live = False
-                job.gen += 1
-                self._live -= 1
+            _forget(self, task["id"])
         return super().push(task, now)
 
 
@@ -347,7 +375,9 @@ class DeleteFailsNearDeadline(MemoryQueue):
     def delete(self, task: Task, now: float | None) -> None:
         with self._lock:
             t = self._clock(now)
-            for job in self._index.get(task.get("id"), {}).values():
+            ident = task.get("id")
+            jobs = self._index.get(ident, {}) if isinstance(ident, str) else {}
+            for job in jobs.values():
                 if job.deadline is not None and job.deadline - 1 <= t < job.deadline:
                     raise LookupError(f"cannot delete job {task['id']!r}: reservation expired")
         super().delete(task, now)
@@ -396,23 +426,11 @@ class EmptyIsError(MemoryQueue):
         return out
 
 
-class LosesWhenManyExpire(MemoryQueue):
+class LosesWhenManyExpire(_MishandledRestore):
     """When three or more reservations expire together, only the first two are restored."""
 
-    def _advance(self, now: float) -> None:
-        hidden = self._hidden
-        restored = 0
-        while hidden and hidden[0][0] <= now:
-            _, _, gen, job = heapq.heappop(hidden)
-            if gen != job.gen or not job.live:
-                continue
-            if job.token is not None:
-                restored += 1
-                if restored > 2:
-                    continue  # lost in a batch that overflowed
-            job.token = None
-            job.deadline = None
-            heapq.heappush(self._visible, (job.key, job.gen, job))
+    def _expired(self, job: _Job, now: float, nth: int) -> bool:
+        return nth <= 2  # the rest are lost in a batch that overflowed
 
 
 class DeleteKeepsJob(MemoryQueue):
@@ -423,112 +441,3 @@ class DeleteKeepsJob(MemoryQueue):
             if not self._index.get(task["id"]):
                 return
         # Succeed without touching anything.
-
-
-@attrs.frozen
-class Mutant:
-    """A broken queue and the clauses that may name its divergence (any one suffices).
-
-    ``profile`` is the engine profile that must catch it: ``quick`` for sequential bugs,
-    ``concurrency`` for races, ``faults`` for bugs that only errors reveal.
-    """
-
-    name: str
-    factory: Callable[[], QueueAdapter]
-    clauses: frozenset[str]
-    strict: bool = False  # a SHOULD-only bug: caught as a warning, a failure in strict mode
-    profile: str = "quick"
-    url: str | None = None  # how to open it by URL: the crash profile reopens it in a host
-
-    @property
-    def doc(self) -> str:
-        """The first paragraph of the factory's docstring (the queue class's), on one line."""
-        text = self.factory.__doc__
-        if not text:
-            queue = self.factory()
-            try:
-                text = type(queue).__doc__
-            finally:
-                queue.close()
-        paragraph = (text or "").strip().split("\n\n")[0]
-        return " ".join(paragraph.split())
-
-
-def _m(
-    name: str, factory: Callable[[], QueueAdapter], *clauses: str, strict: bool = False
-) -> Mutant:
-    return Mutant(name, factory, frozenset(clauses), strict)
-
-
-def _race(name: str) -> str:
-    """``PeekThenTake`` -> ``peek-then-take``."""
-    return "".join(f"-{c.lower()}" if c.isupper() else c for c in name).lstrip("-")
-
-
-# Each mutant lists every clause its bug can honestly show as, not only the first one: a
-# restore that comes early also makes a Delete inside the declared timeout fail (MQ-DELETE-1),
-# an ignored or late delay also puts a job ahead of one enqueued before it (MQ-ORDER-2). Which
-# one the search meets first depends on the program it happened to draw.
-MUTANTS: tuple[Mutant, ...] = (
-    _m("lifo-within-priority", LifoWithinPriority, "MQ-ORDER-2", "MQ-RESTORE-2"),
-    _m("priority-ignored", PriorityIgnored, "MQ-ORDER-1"),
-    _m("priority-inverted", PriorityInverted, "MQ-ORDER-1"),
-    _m("restore-to-tail", RestoreToTail, "MQ-RESTORE-3", strict=True),
-    _m("restore-to-head", RestoreToHead, "MQ-RESTORE-3", strict=True),
-    _m("never-restores", NeverRestores, "MQ-RESTORE-1", "MQ-LOSS-1", "MQ-DELETE-2"),
-    _m("restores-early", RestoresEarly, "MQ-RESERVE-3", "MQ-DELETE-1"),
-    _m("delay-ignored", DelayIgnored, "MQ-READY-2", "MQ-RESERVE-3", "MQ-ORDER-2"),
-    _m("delay-one-second-late", DelayOneSecondLate, "MQ-READY-3"),
-    _m("delete-anything", DeleteAnything, "MQ-DELETE-2"),
-    _m("delete-absent-fails", DeleteAbsentFails, "MQ-DELETE-3"),
-    _m("delete-ignores-deadline", DeleteIgnoresDeadline, "MQ-DELETE-2"),
-    _m("drops-opaque-fields", DropsOpaqueFields, "MQ-TASK-2"),
-    _m("retypes-numbers", RetypesNumbers, "MQ-TASK-2"),
-    _m("accepts-invalid", AcceptsInvalid, "MQ-TASK-1"),
-    _m("silent-capacity", SilentCapacity, "MQ-READY-1", "MQ-LOSS-1", "MQ-ORDER-1", "MQ-ORDER-2"),
-    _m(
-        "duplicate-overwrites",
-        DuplicateOverwrites,
-        "MQ-LOSS-1",
-        "MQ-READY-1",
-        "MQ-RESERVE-2",
-        "MQ-ORDER-1",
-        "MQ-ORDER-2",
-        "MQ-DELETE-1",
-        "MQ-READY-3",
-        "MQ-RESTORE-1",
-    ),
-    _m("double-delivery", DoubleDelivery, "MQ-RESERVE-3"),
-    _m("tokens-ignored", TokensIgnored, "MQ-DELETE-5"),
-    _m("empty-is-error", EmptyIsError, "MQ-RESERVE-1"),
-    _m("loses-when-many-expire", LosesWhenManyExpire, "MQ-RESTORE-1", "MQ-LOSS-1", "MQ-RESTORE-2"),
-    _m("delete-keeps-job", DeleteKeepsJob, "MQ-DELETE-2", "MQ-RESERVE-2"),
-    _m("push-echoes-key", PushEchoesKey, "MQ-PUSH-1"),
-    _m("reject-not-enforced", RejectNotEnforced, "MQ-PUSH-2"),
-    _m("numeric-token", NumericToken, "MQ-TOKEN-1"),
-    _m("truncates-at-32-ki", TruncatesAt32Ki, "MQ-TASK-2"),
-    _m("delete-fails-near-deadline", DeleteFailsNearDeadline, "MQ-DELETE-1"),
-    _m("dies-after-burst", dies_after_burst, "MQ-LOSS-1"),
-    # The default profile's crash check catches it; the crash profile, which kills inside
-    # operations too, must as well.
-    Mutant(
-        "forgetful-durable",
-        ForgetfulDurable,
-        frozenset({"MQ-DURABLE-1"}),
-        url="py:mqspec.adapters.selftest.mutants:ForgetfulDurable",
-    ),
-    Mutant(
-        "forgetful-durable-crash-profile",
-        ForgetfulDurable,
-        frozenset({"MQ-DURABLE-1"}),
-        profile="crash",
-        url="py:mqspec.adapters.selftest.mutants:ForgetfulDurable",
-    ),
-    *(
-        Mutant(_race(m.name), m.factory, frozenset(m.clauses), profile="concurrency")
-        for m in RACE_MUTANTS
-    ),
-    *(Mutant(name, factory, clauses, profile="faults") for name, factory, clauses in FAULT_MUTANTS),
-)
-"""Every mutant, with the clauses allowed to name its divergence and the profile that must
-catch it."""

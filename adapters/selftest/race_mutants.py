@@ -1,9 +1,9 @@
 """Broken queues whose bugs show only under concurrency: races the recorder must catch.
 
 Responsibility: three realistic races, each a `MemoryQueue` subclass that breaks its lock
-discipline in one place, and `RACE_MUTANTS`, the catalogue that says which clause each must be
-caught on and which recording catches it. They run sequentially without fault (every
-single-client test passes them): only the history checkers
+discipline in one place (the catalogue, `mqspec.adapters.selftest.catalogue.RACE_MUTANTS`,
+says which clause each must be caught on and which recording catches it). They run
+sequentially without fault (every single-client test passes them): only the history checkers
 (`mqspec.conformance.concurrency.fastcheck`, `mqspec.conformance.concurrency.linearize`) over
 concurrent recordings
 (`mqspec.conformance.concurrency.recorder.record`,
@@ -20,16 +20,12 @@ from __future__ import annotations
 import heapq
 import time
 import uuid
-from collections.abc import Callable
-from typing import Any
-
-import attrs
 
 from mqspec.adapters.base import Task
 from mqspec.adapters.memory import MemoryQueue
 from mqspec.reference.jsonvalue import copy_json
 
-__all__ = ["RACE_MUTANTS", "DeleteRacesRestore", "NonAtomicReserve", "PeekThenTake", "RaceMutant"]
+__all__ = ["LONG", "DeleteRacesRestore", "NonAtomicReserve", "PeekThenTake"]
 
 LONG = 3600  # a reservation timeout no recording reaches
 
@@ -76,9 +72,7 @@ class DeleteRacesRestore(MemoryQueue):
         """Check the reservation, let go, then remove the job found, trusting the check."""
         ident = task["id"]
         with self._lock:
-            t = self._clock(now)
-            self._advance(t)
-            jobs = self._index.get(ident)
+            jobs = self._live_jobs(ident, now)
             if not jobs:
                 return
             found = next((j for j in jobs.values() if j.token is not None), None)
@@ -109,12 +103,7 @@ class NonAtomicReserve(MemoryQueue):
         with self._lock:
             t = self._clock(now)
             self._advance(t)
-            job = None
-            while self._visible:
-                _, gen, candidate = heapq.heappop(self._visible)
-                if gen == candidate.gen and candidate.live:
-                    job = candidate
-                    break
+            job = self._pop_ready()
             if job is None:
                 return None
             job.gen += 1
@@ -125,65 +114,3 @@ class NonAtomicReserve(MemoryQueue):
         heapq.heappush(table, (job.deadline, job.seq, job.gen, job))
         self._hidden = table  # write back: a reservation recorded meanwhile is lost
         return copy_json(job.task)
-
-
-@attrs.frozen(kw_only=True)
-class RaceMutant:
-    """One race mutant and how to catch it.
-
-    Attributes:
-        name: the class name, for reports and test ids.
-        factory: makes a fresh queue with the reservation timeout the race needs (a shared,
-            thread-safe adapter: the recorder gives it to every client).
-        clauses: the clause IDs it must be caught on (any one of them counts).
-        record_options: keyword arguments of `mqspec.conformance.concurrency.recorder.record` that
-        catch
-            it within a few seeds (clients, mix, clock, ...).
-        parallel_options: keyword arguments of
-        `mqspec.conformance.concurrency.parallel.check_parallel`
-            that catch it and shrink it to a small program.
-    """
-
-    name: str
-    factory: Callable[[], MemoryQueue]
-    clauses: tuple[str, ...]
-    record_options: dict[str, Any] = attrs.field(factory=dict, eq=False)
-    parallel_options: dict[str, Any] = attrs.field(factory=dict, eq=False)
-
-
-RACE_MUTANTS: tuple[RaceMutant, ...] = (
-    RaceMutant(
-        name="PeekThenTake",
-        factory=lambda: PeekThenTake(timeout=LONG),
-        clauses=("MQ-RESERVE-3",),
-        record_options={"clients": 8, "ops_per_client": 30, "mix": (0.4, 0.6, 0.0)},
-        parallel_options={"examples": 30, "repeats": 20},
-    ),
-    RaceMutant(
-        name="DeleteRacesRestore",
-        # T of a tenth of a millisecond: reservations expire while a delete is in its gap.
-        factory=lambda: DeleteRacesRestore(timeout=0.0001),
-        clauses=("MQ-RESERVE-2",),
-        record_options={
-            "clients": 8,
-            "ops_per_client": 60,
-            "mix": (0.3, 0.3, 0.4),
-            "abandon_rate": 0.0,
-            "clock": "queue",
-        },
-        parallel_options={"examples": 60, "repeats": 15},
-    ),
-    RaceMutant(
-        name="NonAtomicReserve",
-        factory=lambda: NonAtomicReserve(timeout=LONG),
-        clauses=("MQ-LOSS-1",),
-        record_options={
-            "clients": 8,
-            "ops_per_client": 30,
-            "mix": (0.5, 0.5, 0.0),
-            "abandon_rate": 1.0,
-        },
-        parallel_options={"examples": 30, "repeats": 20},
-    ),
-)
-"""Every race mutant; each must be caught on one of its clauses (tests/conformance)."""

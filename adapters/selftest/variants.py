@@ -3,20 +3,19 @@
 Responsibility: the spec leaves some behaviour open (the MAY clauses and the slack of the
 MUST clauses on time). A harness that only ever saw `MemoryQueue` could quietly hard-code its
 choices; every queue here is correct yet chooses differently, and the harness must pass each.
-`CORRECT_VARIANTS` names them all for the harness's own tests.
+The catalogue (`mqspec.adapters.selftest.catalogue.CORRECT_VARIANTS`) names them all, with
+`MemoryQueue` under each of its options, for the harness's own tests.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
 from typing import Any
 
-from mqspec.adapters.base import QueueAdapter
 from mqspec.adapters.memory import MemoryQueue
 from mqspec.reference.errors import UsageError
 
-__all__ = ["CORRECT_VARIANTS", "ReversedTiesQueue", "TickerQueue"]
+__all__ = ["ReversedTiesQueue", "TickerQueue"]
 
 
 class TickerQueue(MemoryQueue):
@@ -82,15 +81,3 @@ class ReversedTiesQueue(MemoryQueue):
         if delayed:
             return (-priority, ready_at, 1, -seq)
         return (-priority, ready_at, 0, seq)
-
-
-CORRECT_VARIANTS: dict[str, Callable[..., QueueAdapter]] = {
-    "memory": lambda **options: MemoryQueue(**options),
-    "memory-tokens": lambda **options: MemoryQueue(tokens=True, **options),
-    "memory-reject": lambda **options: MemoryQueue(duplicates="reject", **options),
-    "memory-capacity": lambda **options: MemoryQueue(max_jobs=50, **options),
-    "ticker": lambda **options: TickerQueue(tick_interval=1, **options),
-    "reversed-ties": lambda **options: ReversedTiesQueue(**options),
-}
-"""Every correct variant by name: a factory for a fresh, empty queue (options such as
-``timeout`` are passed on, so a real-clock run can ask for a short reservation timeout)."""

@@ -1,19 +1,17 @@
 """The concurrency check of one queue: random multi-client recordings, then parallel programs.
 
 Responsibility: `run_concurrency`, the one function the engine calls for the concurrency
-profile (issue 9). It (a) records ``rounds`` random histories with
+profile. It (a) records ``rounds`` random histories with
 `mqspec.conformance.concurrency.recorder.record` (one thread per client; with a factory, one
-adapter and
-connection per client on the same queue namespace) and judges each with the fast checker and
-the exact one, then (b) runs `mqspec.conformance.concurrency.parallel.check_parallel`, which
-shrinks a
-failure to a minimal parallel program. The result, a `ConcurrencyOutcome`, holds every
-violation (clause, message, the operations involved), the first failing history for the
+adapter and connection per client on the same queue namespace) and judges each with the fast
+checker and the exact one, then (b) runs `mqspec.conformance.concurrency.parallel.check_parallel`,
+which shrinks a failure to a minimal parallel program. The result, a `ConcurrencyOutcome`, holds
+every violation (clause, message, the operations involved), the first failing history for the
 report's timeline, the minimal program, and the counts a report needs.
 
-Why both: long random recordings reach states a five-step program never does (many jobs,
+Why both: long random recordings reach states a five-call program never does (many jobs,
 restores, the drain after dozens of calls); small programs explain what they find. An exact
-verdict of `Unknown` (the budget ran out, or the verdict would hang on timing) is counted and
+verdict of `Undecided` (the budget ran out, or the verdict would hang on timing) is counted and
 reported with its reason, never a failure: the checker only says "broken" when it is sure.
 
 Rule: imports the recorder, the two checkers and the parallel runner; no CLI, no pytest, no
@@ -25,6 +23,7 @@ from __future__ import annotations
 import time
 from collections import Counter
 from collections.abc import Callable
+from typing import Any
 
 import attrs
 
@@ -116,7 +115,7 @@ class ConcurrencyOutcome:
         parallel: the parallel run's full result.
         histories: histories recorded and checked (recordings and program runs).
         operations: operations in them.
-        unknown: (reason, count) of the exact checker's `Unknown` verdicts: not failures.
+        unknown: (reason, count) of the exact checker's `Undecided` verdicts: not failures.
         elapsed: seconds the whole check took.
         seed: the seed; settings: the settings used.
     """
@@ -135,7 +134,7 @@ class ConcurrencyOutcome:
 
     @property
     def ok(self) -> bool:
-        """No violation was found (Unknown verdicts do not count)."""
+        """No violation was found (Undecided verdicts do not count)."""
         return not self.violations
 
     @property
@@ -209,7 +208,7 @@ def run_concurrency(
             calls (quiescent points the exact checker cuts at); with virtual time every third
             round delays a tenth of its pushes.
         examples: parallel programs; repeats: runs of each.
-        budget: seconds the exact checker may spend on one history before answering Unknown.
+        budget: seconds the exact checker may spend on one history before answering Undecided.
         timeout: seconds one recording may take; calls still running are Unknown.
 
     Returns:
@@ -221,7 +220,7 @@ def run_concurrency(
     """
     if profile not in PROFILES:
         raise UsageError(f"unknown concurrency profile {profile!r}; known: {', '.join(PROFILES)}")
-    overrides = {
+    overrides: dict[str, Any] = {
         "clients": clients,
         "ops_per_client": ops_per_client,
         "rounds": rounds,
@@ -259,7 +258,7 @@ def run_concurrency(
             histories += 1
             operations += len(history)
             anomalies, verdict = judge(history, chosen.budget)
-            if isinstance(verdict, linearize.Unknown):
+            if isinstance(verdict, linearize.Undecided):
                 counts[verdict.reason] += 1
             found, marked = _violations(history, anomalies, verdict, f"round {r}")
             violations += found

@@ -331,8 +331,8 @@ def _double_deliveries(
         if ident not in jobs:
             continue
         if len(group) == 2:  # the common case (a job taken again in the drain): directly
-            a, b = ops[group[0]], ops[group[1]]
-            if b.end - a.invoke < timeout and a.end - b.invoke < timeout:
+            one, two = ops[group[0]], ops[group[1]]
+            if two.end - one.invoke < timeout and one.end - two.invoke < timeout:
                 flag(ident, *group)
             continue
         group = sorted(group, key=lambda r: ops[r].invoke)

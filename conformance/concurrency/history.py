@@ -103,9 +103,7 @@ class Operation:
     op: OpName = attrs.field(validator=_op_name)
     task: Any = None
     invoke: float = attrs.field(validator=_finite)
-    complete: float | None = attrs.field(
-        validator=attrs.validators.optional(_finite)  # type: ignore[arg-type]
-    )
+    complete: float | None = attrs.field(validator=attrs.validators.optional(_finite))
     result: Outcome = attrs.field(validator=_outcome)
     drain: bool = False
 

@@ -5,7 +5,7 @@ operations that respects real time (an operation that completed before another w
 comes first), with a queue time for each inside its [invoke, complete] window, never running
 backwards, under which `mqspec.reference.Model` accepts every observed result. The answer is
 `Linearizable` (with the witness), `NotLinearizable` (the longest prefix found, the operation
-that could not be placed next, and the model's finding), or `Unknown` (budget exhausted, the
+that could not be placed next, and the model's finding), or `Undecided` (budget exhausted, the
 model's bound on possible states exceeded, or a verdict that would hang on timing, see below).
 It never answers `NotLinearizable` when unsure.
 
@@ -23,7 +23,7 @@ earliest instant the order allows, which never rules out a later operation. Wher
 (ready time, deadline, slack end) falls inside an operation's window, the first instant of each
 region past it is tried too; for an operation that sets a threshold others may compare with, the
 latest allowed instant too. In a time-separated history (`timing`) this is exact; otherwise a
-witness is still genuine but a failure is reported as `Unknown`. Windows: a quick capped search
+witness is still genuine but a failure is reported as `Undecided`. Windows: a quick capped search
 over the whole history, then window by window between quiescent points, carrying every
 distinct final state (at most ``max_carry``) into the next window, so a failure deep in the
 history does not re-explore every order of the windows before it. spec/history-format.md gives
@@ -50,7 +50,7 @@ __all__ = [
     "Linearizable",
     "NotLinearizable",
     "Result",
-    "Unknown",
+    "Undecided",
     "check",
     "quiescent_windows",
     "timing",
@@ -89,7 +89,7 @@ class NotLinearizable:
 
 
 @attrs.frozen
-class Unknown:
+class Undecided:
     """Undecided: ``reason`` says why; ``failure`` is the rejection a timing-exact run found."""
 
     reason: str
@@ -97,7 +97,7 @@ class Unknown:
     failure: NotLinearizable | None = None
 
 
-Result = Linearizable | NotLinearizable | Unknown
+Result = Linearizable | NotLinearizable | Undecided
 
 
 def fork(model: Model) -> Model:
@@ -125,7 +125,7 @@ class _Scale:
     comparison sees. The instants of delayed jobs, and of immediate ones when the history has
     delayed pushes, are kept as they are. The clock itself is left out: two nodes that differ
     only in it are merged, which may lose a witness, never make one up (a witness found is
-    replayed at its own instants); and a failure there is `Unknown` anyway.
+    replayed at its own instants); and a failure there is `Undecided` anyway.
     """
 
     def __init__(self, history: History, separated: bool) -> None:
@@ -218,7 +218,7 @@ class _Search:
                 if not placed >> i & 1:
                     ready.append(i)
             ready.sort(key=rank.__getitem__)
-            out = []
+            out: list[tuple[int, float]] = []
             for i in ready:
                 floor = max(inv[i], model.now)
                 times = [floor]
@@ -292,16 +292,16 @@ def check(
 
     Args:
         history: the operations, with the queue's capabilities.
-        budget: seconds of search before answering `Unknown`.
+        budget: seconds of search before answering `Undecided`.
         windows: cut the history at quiescent points (see the module docstring).
         max_carry: the most distinct final states a window may hand to the next.
         window_nodes: a window's exhaustive exploration may visit this many nodes per operation.
         quick_nodes: the first, whole-history search may visit this many nodes per operation
             before the windowed search takes over (0: go straight to the windows).
-        max_worlds: the model's bound on possible states (`Model`); past it, `Unknown`.
+        max_worlds: the model's bound on possible states (`Model`); past it, `Undecided`.
 
     Returns:
-        `Linearizable`, `NotLinearizable` or `Unknown`; never `NotLinearizable` unless certain.
+        `Linearizable`, `NotLinearizable` or `Undecided`; never `NotLinearizable` unless certain.
     """
     if not history.operations:
         return Linearizable((), ())
@@ -381,18 +381,20 @@ def _answer(
         _, path = finals[0]
         return Linearizable(tuple(g for g, _ in path), tuple(t for _, t in path), search.nodes)
     if status == "budget":
-        return Unknown(f"the search budget of {budget:g}s ran out", search.nodes, _failure(search))
+        return Undecided(
+            f"the search budget of {budget:g}s ran out", search.nodes, _failure(search)
+        )
     if search.inconclusive:
-        return Unknown(
+        return Undecided(
             "the model's bound on possible states was exceeded (inconclusive)",
             search.nodes,
             _failure(search),
         )
     failure = _failure(search)
     if failure is None:  # pragma: no cover - every failed branch ends in a rejection
-        return Unknown("no linearization, and no rejection to report", search.nodes)
+        return Undecided("no linearization, and no rejection to report", search.nodes)
     if not separated:
-        return Unknown(
+        return Undecided(
             "no linearization at the instants tried, and the history is not "
             "time-separated: other instants inside the windows might explain it",
             search.nodes,

@@ -7,22 +7,22 @@ runs each one ``repeats`` times on a freshly reset queue (a race shows in some i
 only), records every run as a `History` (spec/history-format.md: one monotonic clock,
 invocation and completion, Unknown for a call still running at the timeout, a final drain),
 and judges it with `mqspec.conformance.concurrency.fastcheck.find_anomalies` and
-`mqspec.conformance.concurrency.linearize.check`. On a failure Hypothesis shrinks the program; the
-smallest
-failing program seen, its failing history and the findings come back in a `ParallelResult`.
+`mqspec.conformance.concurrency.linearize.check`. On a failure Hypothesis shrinks the program;
+the smallest failing program seen, its failing history and the findings come back in a
+`ParallelResult`. A run records through the same `Recorder`, clients and drain as
+`mqspec.conformance.concurrency.recorder.record`.
 
 Why small programs: a random 200-call recording finds a race but explains it badly; a
 program of five calls in two branches that fails one run in ten is a reproducer a developer
-can read. An `Unknown` verdict of the exact checker (budget, or a history whose verdict would
+can read. An `Undecided` verdict of the exact checker (budget, or a history whose verdict would
 hang on timing) is counted, never a failure.
 
-Rule: imports the adapter protocol, Hypothesis, the recorder's call helpers, the history
-values and the two checkers; no pytest, no CLI.
+Rule: imports the adapter protocol, Hypothesis, the recorder and its client helpers, the
+history values and the two checkers; no pytest, no CLI.
 """
 
 from __future__ import annotations
 
-import threading
 import time
 from collections import Counter
 from collections.abc import Callable
@@ -36,27 +36,31 @@ from hypothesis.errors import Flaky
 
 from mqspec.adapters.base import QueueAdapter, Task
 from mqspec.conformance.concurrency import linearize
+from mqspec.conformance.concurrency.clients import (
+    client_adapters,
+    reset_queue,
+    serves_one_call_at_a_time,
+)
 from mqspec.conformance.concurrency.fastcheck import Anomaly, find_anomalies
-from mqspec.conformance.concurrency.history import History, Operation
+from mqspec.conformance.concurrency.history import History
 from mqspec.conformance.concurrency.programs import (
     Delete,
+    Instruction,
     Program,
     Push,
     Reserve,
-    Step,
+    instructions,
     programs,
-    steps,
 )
 from mqspec.conformance.concurrency.recorder import (
     CallClock,
-    close_adapter,
+    Clock,
+    Recorder,
     drain_queue,
-    open_clients,
-    serves_one_call_at_a_time,
     switching,
 )
-from mqspec.reference.errors import DriverError, UsageError
-from mqspec.reference.types import Unknown
+from mqspec.reference.errors import UsageError
+from mqspec.reference.types import Ok
 
 __all__ = [
     "Delete",
@@ -71,56 +75,20 @@ __all__ = [
 ]
 
 
-class _Run:
-    """The operations of one run so far, and the call each client has in flight."""
-
-    def __init__(self, clients: int, clock: CallClock) -> None:
-        self.lock = threading.Lock()
-        self.done: list[Operation] = []
-        self.in_flight: list[tuple[str, Any, float] | None] = [None] * clients
-        self.clock = clock
-        self.closed = False
-        self.error: BaseException | None = None
-
-    def call(self, client: int, adapter: QueueAdapter, kind: str, task: Any) -> Any:
-        """Make one call, record it, and return what Reserve returned (else None)."""
-        with self.lock:
-            if self.closed:
-                raise _Stop
-            invoke = self.clock.read()
-            self.in_flight[client] = (kind, task, invoke)
-        outcome, completed = self.clock.call(adapter, kind, task, invoke)
-        complete = self.clock.read()
-        with self.lock:
-            if self.closed:
-                raise _Stop
-            self.in_flight[client] = None
-            self.done.append(
-                Operation(
-                    client=client,
-                    op=kind,  # type: ignore[arg-type]
-                    task=task,
-                    invoke=invoke,
-                    complete=complete if completed else None,
-                    result=outcome,
-                )
-            )
-        return getattr(outcome, "value", None) if kind == "reserve" else None
-
-
-class _Stop(Exception):
-    """The run's timeout passed: the client stops without recording."""
-
-
 def _branch(
-    run: _Run, client: int, adapter: QueueAdapter, program: Program, steps: tuple[Step, ...]
+    run: Recorder,
+    client: int,
+    adapter: QueueAdapter,
+    program: Program,
+    calls: tuple[Instruction, ...],
 ) -> None:
     held: list[Task] = []
-    for s in steps:
+    for s in calls:
         if isinstance(s, Push):
             run.call(client, adapter, "push", s.task())
         elif isinstance(s, Reserve):
-            got = run.call(client, adapter, "reserve", None)
+            outcome = run.call(client, adapter, "reserve", None)
+            got = outcome.value if isinstance(outcome, Ok) else None
             if isinstance(got, dict) and isinstance(got.get("id"), str):
                 held.append(got)
         elif s.id is not None:
@@ -142,7 +110,7 @@ def run_program(
     Args:
         adapters: one per branch (or the same thread-safe adapter repeated); the first runs
             the prefix, the reset and the drain.
-        program: the steps.
+        program: the prefix and branches to run.
         virtual: give each call ``now`` = its invocation time (else ``now=None``, the queue's
             own clock).
         timeout: seconds the branches may take; calls still running then are Unknown.
@@ -155,59 +123,21 @@ def run_program(
     if len(adapters) < len(program.branches):
         raise UsageError(f"need {len(program.branches)} adapters, got {len(adapters)}")
     first = adapters[0]
-    try:
-        first.reset(0.0 if virtual else None)
-    except Exception as err:
-        raise DriverError(f"the adapter failed to reset: {type(err).__name__}: {err}") from err
+    reset_queue(first, 0.0 if virtual else None)
     clock = CallClock(time.monotonic(), virtual, serves_one_call_at_a_time(first))
-    run = _Run(len(program.branches), clock)
+    run = Recorder(len(program.branches), clock)
     _branch(run, 0, first, program, program.prefix)
-    gate = threading.Barrier(len(program.branches))
 
     def branch(client: int) -> None:
-        try:
-            gate.wait(timeout)
-            _branch(run, client, adapters[client], program, program.branches[client])
-        except (_Stop, threading.BrokenBarrierError):
-            return
-        except BaseException as err:  # a DriverError (or a bug): re-raised below
-            with run.lock:
-                run.error = run.error or err
-                run.closed = True
+        run.gate.wait(timeout)
+        _branch(run, client, adapters[client], program, program.branches[client])
 
-    threads = [
-        threading.Thread(target=branch, args=(c,), name=f"mqspec-branch-{c}", daemon=True)
-        for c in range(len(program.branches))
-    ]
-    for thread in threads:
-        thread.start()
-    limit = time.monotonic() + timeout
-    for thread in threads:
-        thread.join(max(0.0, limit - time.monotonic()))
-    with run.lock:
-        run.closed = True
-        gate.abort()
-        for c, flight in enumerate(run.in_flight):
-            if flight is not None:
-                kind, task, invoke = flight
-                run.done.append(
-                    Operation(
-                        client=c,
-                        op=kind,  # type: ignore[arg-type]
-                        task=task,
-                        invoke=invoke,
-                        complete=None,
-                        result=Unknown(f"still running after the {timeout:g}s timeout"),
-                    )
-                )
-    if run.error is not None:
-        raise run.error
+    operations = run.run(branch, "mqspec-branch", timeout)
     caps = first.capabilities
-    operations = run.done
     if drain:
-        delay = max((s.delay for s in steps(program) if isinstance(s, Push)), default=0)
+        delay = max((s.delay for s in instructions(program) if isinstance(s, Push)), default=0)
         horizon = caps.reservation_timeout + delay + caps.slack
-        mode = "virtual" if virtual else "queue"
+        mode: Clock = "virtual" if virtual else "queue"
         operations += drain_queue(
             first, operations, clock.start, mode, horizon, len(program.branches)
         )
@@ -228,7 +158,7 @@ def judge(history: History, budget: float) -> tuple[tuple[Anomaly, ...], lineari
     first look and names the operations involved; the exact search decides. So anomalies come
     back only with a `NotLinearizable` verdict. When the search finds a witness, the fast
     checker was wrong and nothing is reported as a failure; when it cannot decide within its
-    budget, the verdict is an `Unknown` saying the finding is unconfirmed, which is counted
+    budget, the verdict is an `Undecided` saying the finding is unconfirmed, which is counted
     and reported, never a failure. A search that found no linearization among the instants it
     tries, in a history that is not time-separated, confirms the fast checker's finding (whose
     argument holds at any instants), and its failure comes back as the verdict.
@@ -239,8 +169,8 @@ def judge(history: History, budget: float) -> tuple[tuple[Anomaly, ...], lineari
     verdict = linearize.check(history, budget=budget * 5 if anomalies else budget)
     if not anomalies or isinstance(verdict, linearize.NotLinearizable):
         return anomalies, verdict
-    if isinstance(verdict, linearize.Unknown) and verdict.failure is not None:
-        # The search found no linearization at any instant that matters; it answers Unknown
+    if isinstance(verdict, linearize.Undecided) and verdict.failure is not None:
+        # The search found no linearization at any instant that matters; it answers Undecided
         # only because thresholds fall inside windows (not time-separated). The fast
         # checker's argument holds on any instants, so the two agree: confirmed.
         return anomalies, verdict.failure
@@ -250,7 +180,7 @@ def judge(history: History, budget: float) -> tuple[tuple[Anomaly, ...], lineari
         why = f"fast checker finding ({named}) refuted by a linearization"
     else:
         why = f"fast checker finding ({named}) unconfirmed: {verdict.reason}"
-    return (), linearize.Unknown(why, verdict.nodes)
+    return (), linearize.Undecided(why, verdict.nodes)
 
 
 @attrs.frozen(kw_only=True)
@@ -265,7 +195,7 @@ class ParallelResult:
         verdict: the exact checker's `NotLinearizable` for the failure, else None.
         programs: programs run; histories: histories recorded and checked; operations: the
             operations in them.
-        unknown: (reason, count) of the exact checker's `Unknown` verdicts (not failures).
+        unknown: (reason, count) of the exact checker's `Undecided` verdicts (not failures).
         seed: the seed the run used.
     """
 
@@ -324,7 +254,7 @@ def check_parallel(
         examples: programs Hypothesis generates (shrinking runs more).
         repeats: runs of each program, each on a fresh reset queue.
         seed: seeds Hypothesis (the database is off, so runs do not depend on earlier ones).
-        budget: seconds the exact checker may spend on one history before answering Unknown.
+        budget: seconds the exact checker may spend on one history before answering Undecided.
         timeout: seconds one run's branches may take; calls still running are Unknown.
         clock: ``virtual`` or ``queue``; default from the queue's ``virtual_time``.
         max_branches: 2 or 3 branches at most.
@@ -343,13 +273,7 @@ def check_parallel(
             f"need examples >= 1, repeats >= 1 and max_branches 2 or 3, "
             f"got {examples}, {repeats}, {max_branches}"
         )
-    owned = isinstance(target, type) or not isinstance(target, QueueAdapter)
-    adapters = (
-        open_clients(target, max_branches)  # type: ignore[arg-type]
-        if owned
-        else [target] * max_branches
-    )
-    try:
+    with client_adapters(target, max_branches) as adapters:
         caps = adapters[0].capabilities
         mode = clock or ("virtual" if caps.virtual_time else "queue")
         if mode not in ("virtual", "queue") or (mode == "virtual" and not caps.virtual_time):
@@ -378,7 +302,7 @@ def check_parallel(
                 tally["histories"] += 1
                 tally["operations"] += len(history)
                 anomalies, verdict = judge(history, budget)
-                if isinstance(verdict, linearize.Unknown):
+                if isinstance(verdict, linearize.Undecided):
                     counts[verdict.reason] += 1
                 if anomalies or isinstance(verdict, linearize.NotLinearizable):
                     verdicts[program] = True
@@ -407,10 +331,6 @@ def check_parallel(
         # Hypothesis replays its final example, which it reports as Flaky.
         with switching(), suppress(_Failed, Flaky):
             test()
-    finally:
-        if owned:
-            for adapter in adapters:
-                close_adapter(adapter)
     program, history, anomalies, verdict = best[0] if best else (None, None, (), None)
     return ParallelResult(
         program=program,

@@ -1,10 +1,9 @@
 """Record a concurrent history: N client threads issuing push, reserve and delete on ONE queue.
 
 Responsibility: produce a `History` (spec/history-format.md) for the checkers in
-`mqspec.conformance.concurrency.fastcheck` and `mqspec.conformance.concurrency.linearize`. Every
-call is recorded with
-its invocation and completion times read from `time.monotonic`, relative to one shared start,
-so all clients share one clock.
+`mqspec.conformance.concurrency.fastcheck` and `mqspec.conformance.concurrency.linearize`.
+Every call is recorded with its invocation and completion times read from `time.monotonic`,
+relative to one shared start, so all clients share one clock.
 
 Clock. ``clock="virtual"`` (the default for a queue that declares ``virtual_time``): each call
 gets ``now`` = its own invocation time, so the queue clock *is* the history's clock. Threads
@@ -22,7 +21,12 @@ Bounded: ``clients * ops_per_client`` calls plus a drain of at most one Reserve 
 one; no sleeps besides the optional ``jitter``; a call still running after ``timeout`` seconds
 is recorded as unknown (it may still take effect) and its client stops.
 
-Rule: imports the adapter protocol, the history values and the reference vocabulary only.
+The parallel programs (`mqspec.conformance.concurrency.parallel`) record through the same
+`Recorder`, clients and drain.
+
+Rule: imports the adapter protocol, the history values, the clients' adapter helpers
+(`mqspec.conformance.concurrency.clients`), the harness's call helpers
+(`mqspec.conformance.core.calls`) and the reference vocabulary only.
 """
 
 from __future__ import annotations
@@ -35,18 +39,30 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any, Literal
 
-from mqspec.adapters.base import OperationCut, QueueAdapter, Task
+from mqspec.adapters.base import QueueAdapter, Task
+from mqspec.conformance.concurrency.clients import (
+    client_adapters,
+    close_adapter,
+    open_clients,
+    reset_queue,
+    serves_one_call_at_a_time,
+)
 from mqspec.conformance.concurrency.history import History, Operation
-from mqspec.reference.errors import DriverError, MqspecError, UsageError
-from mqspec.reference.types import Failed, Ok, Outcome, Unknown
+from mqspec.conformance.core.calls import drain_answers, outcome_of
+from mqspec.reference.errors import DriverError, UsageError
+from mqspec.reference.types import Ok, Outcome, Unknown
 
 __all__ = [
     "CallClock",
+    "Recorder",
+    "Stopped",
     "call_once",
+    "client_adapters",
     "close_adapter",
     "drain_queue",
     "open_clients",
     "record",
+    "reset_queue",
     "serves_one_call_at_a_time",
     "switching",
 ]
@@ -54,15 +70,115 @@ __all__ = [
 Clock = Literal["virtual", "queue"]
 
 
-class _Books:
-    """The operations recorded so far, and the call each client has in flight."""
+class Stopped(Exception):
+    """The recording was closed (its timeout passed, or a client failed): the client stops
+    without recording the call it was making."""
 
-    def __init__(self, clients: int) -> None:
+
+class Recorder:
+    """The operations recorded so far, the call each client has in flight, and their clock.
+
+    Every client thread makes its calls through `call`; `run` starts the threads and, at the
+    timeout, records every call still in flight as unknown. ``gate`` is a barrier of all the
+    clients, aborted when the recording closes so that no client waits on it for ever.
+    """
+
+    def __init__(self, clients: int, clock: CallClock) -> None:
         self.lock = threading.Lock()
         self.done: list[Operation] = []
         self.in_flight: list[tuple[str, Any, float] | None] = [None] * clients
+        self.clock = clock
+        self.gate = threading.Barrier(clients)
         self.closed = False  # set at the timeout: later answers are not recorded
         self.error: BaseException | None = None
+
+    def call(self, client: int, adapter: QueueAdapter, kind: str, task: Any) -> Outcome:
+        """Make one call for ``client``, record it, and return its outcome.
+
+        Raises:
+            Stopped: the recording closed before the call started or while it ran.
+        """
+        with self.lock:
+            if self.closed:
+                raise Stopped
+            invoke = self.clock.read()
+            self.in_flight[client] = (kind, task, invoke)
+        outcome, completed = self.clock.call(adapter, kind, task, invoke)
+        complete = self.clock.read()
+        with self.lock:
+            if self.closed:
+                raise Stopped
+            self.in_flight[client] = None
+            self._add(client, kind, task, invoke, complete if completed else None, outcome)
+        return outcome
+
+    def run(
+        self,
+        work: Callable[[int], None],
+        name: str,
+        timeout: float,
+        deadline: float | None = None,
+    ) -> list[Operation]:
+        """Run ``work(client)`` in one thread per client and return the operations recorded.
+
+        The threads are joined until ``deadline`` (a `time.monotonic` time; default
+        ``timeout`` seconds after they started); then the recording closes, and every call
+        still in flight is recorded as unknown: it may still take effect.
+
+        Raises:
+            BaseException: the first error a client raised (a `DriverError`, or a bug).
+        """
+        threads = [
+            threading.Thread(target=self._client, args=(work, c), name=f"{name}-{c}", daemon=True)
+            for c in range(len(self.in_flight))
+        ]
+        for thread in threads:
+            thread.start()
+        limit = time.monotonic() + timeout if deadline is None else deadline
+        for thread in threads:
+            thread.join(max(0.0, limit - time.monotonic()))
+        with self.lock:
+            self.closed = True
+            self.gate.abort()
+            for c, flight in enumerate(self.in_flight):
+                if flight is not None:
+                    kind, task, invoke = flight
+                    reason = f"still running after the {timeout:g}s timeout"
+                    self._add(c, kind, task, invoke, None, Unknown(reason))
+        if self.error is not None:
+            raise self.error
+        return self.done
+
+    def _client(self, work: Callable[[int], None], client: int) -> None:
+        try:
+            work(client)
+        except (Stopped, threading.BrokenBarrierError):
+            return
+        except BaseException as err:  # a DriverError (or a bug): stop everyone, re-raise in run
+            with self.lock:
+                self.error = self.error or err
+                self.closed = True
+            self.gate.abort()
+
+    def _add(
+        self,
+        client: int,
+        kind: str,
+        task: Any,
+        invoke: float,
+        complete: float | None,
+        result: Outcome,
+    ) -> None:
+        self.done.append(
+            Operation(
+                client=client,
+                op=kind,  # type: ignore[arg-type]
+                task=task,
+                invoke=invoke,
+                complete=complete,
+                result=result,
+            )
+        )
 
 
 def record(
@@ -115,10 +231,7 @@ def record(
         raise UsageError(f"mix must be three weights >= 0 (push, reserve, delete), got {mix!r}")
     if barrier_every is not None and barrier_every < 1:
         raise UsageError(f"barrier_every must be >= 1 or None, got {barrier_every!r}")
-    # A class is a factory too (its instances are adapters, and it has their attributes).
-    owned = isinstance(target, type) or not isinstance(target, QueueAdapter)
-    adapters = open_clients(target, clients) if owned else [target] * clients  # type: ignore[list-item]
-    try:
+    with client_adapters(target, clients) as adapters:
         caps = adapters[0].capabilities
         mode: Clock = clock or ("virtual" if caps.virtual_time else "queue")
         if mode not in ("virtual", "queue"):
@@ -131,67 +244,29 @@ def record(
                 f"a queue-clock drain would wait {horizon:g}s for deadlines and "
                 f"delays to pass, more than max_drain_wait={max_drain_wait:g}s"
             )
-        try:
-            adapters[0].reset(0.0 if mode == "virtual" else None)
-        except Exception as err:
-            raise DriverError(f"the adapter failed to reset: {type(err).__name__}: {err}") from err
-        books = _Books(clients)
+        reset_queue(adapters[0], 0.0 if mode == "virtual" else None)
         start = time.monotonic()
         calls = CallClock(start, mode == "virtual", serves_one_call_at_a_time(adapters[0]))
+        recorder = Recorder(clients, calls)
         weights = (mix[0], mix[0] + mix[1], sum(mix))
-        gate = threading.Barrier(clients)
-        threads = [
-            threading.Thread(
-                target=_client,
-                args=(
-                    c,
-                    adapters[c],
-                    books,
-                    calls,
-                    random.Random(f"{seed}:{c}"),
-                    ops_per_client,
-                    weights,
-                    delay_rate,
-                    abandon_rate,
-                    barrier_every,
-                    jitter,
-                    gate,
-                ),
-                name=f"mqspec-client-{c}",
-                daemon=True,
+
+        def work(c: int) -> None:
+            _client(
+                c,
+                adapters[c],
+                recorder,
+                random.Random(f"{seed}:{c}"),
+                ops_per_client,
+                weights,
+                delay_rate,
+                abandon_rate,
+                barrier_every,
+                jitter,
             )
-            for c in range(clients)
-        ]
-        for thread in threads:
-            thread.start()
-        limit = start + timeout
-        for thread in threads:
-            thread.join(max(0.0, limit - time.monotonic()))
-        with books.lock:
-            books.closed = True
-            gate.abort()
-            for c, flight in enumerate(books.in_flight):
-                if flight is not None:
-                    kind, task, invoke = flight
-                    books.done.append(
-                        Operation(
-                            client=c,
-                            op=kind,
-                            task=task,
-                            invoke=invoke,
-                            complete=None,  # type: ignore[arg-type]
-                            result=Unknown(f"still running after the {timeout:g}s timeout"),
-                        )
-                    )
-        if books.error is not None:
-            raise books.error
-        operations = books.done
+
+        operations = recorder.run(work, "mqspec-client", timeout, deadline=start + timeout)
         if drain:
             operations += drain_queue(adapters[0], operations, start, mode, horizon, clients)
-    finally:
-        if owned:
-            for adapter in adapters:
-                close_adapter(adapter)
     operations.sort(key=lambda o: (o.invoke, o.client))
     meta = {
         "clients": clients,
@@ -201,39 +276,6 @@ def record(
         "barrier_every": barrier_every,
     }
     return History(capabilities=caps, operations=operations, clock=mode, meta=meta)
-
-
-def open_clients(factory: Callable[[], QueueAdapter], clients: int) -> list[QueueAdapter]:
-    """One adapter per client from ``factory``; on a failure, close those opened and raise.
-
-    Raises:
-        DriverError: the factory raised (an `MqspecError` it raised passes through).
-    """
-    out: list[QueueAdapter] = []
-    try:
-        for _ in range(clients):
-            out.append(factory())
-    except Exception as err:
-        for adapter in out:
-            close_adapter(adapter)
-        if isinstance(err, MqspecError):
-            raise
-        raise DriverError(f"the adapter factory failed: {type(err).__name__}: {err}") from err
-    return out
-
-
-def close_adapter(adapter: QueueAdapter) -> None:
-    """Close ``adapter``; any exception becomes a `DriverError` naming it."""
-    try:
-        adapter.close()
-    except Exception as err:
-        raise DriverError(f"the adapter failed to close: {type(err).__name__}: {err}") from err
-
-
-def serves_one_call_at_a_time(adapter: QueueAdapter) -> bool:
-    """Whether ``adapter`` answers one call at a time (an ``exec:`` driver does: one process,
-    requests answered in order), so the recorder can hand it ``now`` in that order."""
-    return bool(getattr(adapter, "serves_one_call_at_a_time", False))
 
 
 class CallClock:
@@ -277,28 +319,24 @@ def call_once(
     """One call; returns the outcome and whether it completed (False: cut by a crash).
 
     An exception from the queue is its error answer (`Failed`), judged like any answer; an
-    `OperationCut` is an unknown outcome; an `MqspecError` is the harness's and propagates.
+    `OperationCut` is an unknown outcome; an `MqspecError` is the harness's and propagates
+    (`mqspec.conformance.core.calls.outcome_of`).
     """
-    try:
-        if kind == "push":
-            return Ok(adapter.push(dict(task), now)), True
-        if kind == "reserve":
-            return Ok(adapter.reserve(now)), True
+    if kind == "push":
+        return outcome_of(lambda: adapter.push(dict(task), now))
+    if kind == "reserve":
+        return outcome_of(lambda: adapter.reserve(now))
+
+    def delete() -> None:
         adapter.delete(dict(task), now)
-        return Ok(None), True
-    except OperationCut as err:
-        return Unknown(str(err) or "cut by a crash"), False
-    except MqspecError:
-        raise
-    except Exception as err:  # the queue's error answer, judged by the checkers
-        return Failed(f"{type(err).__name__}: {err}"), True
+
+    return outcome_of(delete)
 
 
 def _client(
     client: int,
     adapter: QueueAdapter,
-    books: _Books,
-    clock: CallClock,
+    recorder: Recorder,
     rng: random.Random,
     count: int,
     weights: tuple[float, float, float],
@@ -306,66 +344,37 @@ def _client(
     abandon_rate: float,
     barrier_every: int | None,
     jitter: float,
-    gate: threading.Barrier,
 ) -> None:
     held: list[Task] = []
-    try:
-        for k in range(count):
-            if barrier_every and k and k % barrier_every == 0:
-                gate.wait()
-            if jitter:
-                time.sleep(rng.uniform(0, jitter))
-            # The same draws for every call, whatever the queue answered before.
-            pick, priority, delayed, delay, which, keep = (
-                rng.uniform(0, weights[2]),
-                rng.randrange(3),
-                rng.random() < delay_rate,
-                rng.randint(1, 3),
-                rng.random(),
-                rng.random() >= abandon_rate,
-            )
-            task: Any = None
-            if pick < weights[0]:
-                kind = "push"
-                task = {"id": f"c{client}-{k}", "priority": priority}
-                if delayed:
-                    task["delay"] = delay
-            elif pick < weights[1] or not held:
-                kind = "reserve"
-            else:
-                kind = "delete"
-                task = held.pop(int(which * len(held)))
-            with books.lock:
-                if books.closed:
-                    return
-                invoke = clock.read()
-                books.in_flight[client] = (kind, task, invoke)
-            outcome, completed = clock.call(adapter, kind, task, invoke)
-            complete = clock.read()
-            with books.lock:
-                if books.closed:
-                    return
-                books.in_flight[client] = None
-                books.done.append(
-                    Operation(
-                        client=client,
-                        op=kind,
-                        task=task,
-                        invoke=invoke,  # type: ignore[arg-type]
-                        complete=complete if completed else None,
-                        result=outcome,
-                    )
-                )
-            value = outcome.value if isinstance(outcome, Ok) else None
-            if kind == "reserve" and isinstance(value, dict) and keep:
-                held.append(value)
-    except threading.BrokenBarrierError:
-        return
-    except BaseException as err:  # a DriverError (or a bug): stop everyone, re-raise in record
-        with books.lock:
-            books.error = books.error or err
-            books.closed = True
-        gate.abort()
+    for k in range(count):
+        if barrier_every and k and k % barrier_every == 0:
+            recorder.gate.wait()
+        if jitter:
+            time.sleep(rng.uniform(0, jitter))
+        # The same draws for every call, whatever the queue answered before.
+        pick, priority, delayed, delay, which, keep = (
+            rng.uniform(0, weights[2]),
+            rng.randrange(3),
+            rng.random() < delay_rate,
+            rng.randint(1, 3),
+            rng.random(),
+            rng.random() >= abandon_rate,
+        )
+        task: Any = None
+        if pick < weights[0]:
+            kind = "push"
+            task = {"id": f"c{client}-{k}", "priority": priority}
+            if delayed:
+                task["delay"] = delay
+        elif pick < weights[1] or not held:
+            kind = "reserve"
+        else:
+            kind = "delete"
+            task = held.pop(int(which * len(held)))
+        outcome = recorder.call(client, adapter, kind, task)
+        value = outcome.value if isinstance(outcome, Ok) else None
+        if kind == "reserve" and isinstance(value, dict) and keep:
+            held.append(value)
 
 
 def drain_queue(
@@ -401,7 +410,8 @@ def drain_queue(
         except Exception as err:
             raise DriverError(f"the adapter's tick failed: {type(err).__name__}: {err}") from err
     out: list[Operation] = []
-    for _ in range(pushes + 1):
+
+    def reserve() -> Outcome:
         invoke = clock()
         outcome, completed = call_once(
             adapter, "reserve", None, invoke if mode == "virtual" else None
@@ -416,8 +426,11 @@ def drain_queue(
                 drain=True,
             )
         )
-        if not completed or not isinstance(outcome, Ok) or outcome.value is None:
-            break
+        return outcome
+
+    # An error or unknown answer ends the drain: it is in the history, for the checkers.
+    for _ in drain_answers(reserve, pushes):
+        pass
     return out
 
 

@@ -3,6 +3,8 @@
 `session` drives a backend and the model side by side; `clock` is the virtual clock;
 `transcript` records what a case did; `strategies` draws tasks; `scenarios` holds one fixed
 program per clause; `statemachine` is the Hypothesis state machine on virtual time and
-`realclock` the same on the queue's own clock; `engine` runs a profile (`profiles`) and yields
-events; `results` holds the values a run produces and `tally` folds them into clause verdicts.
+`realclock` the same on the queue's own clock; `engine` runs a profile (`profiles`): the
+scenarios, then the search `phases`, each machine searched by `machine_search`; it yields the
+`events`, which carry the values a run produces (`results`), and `tally` folds them into clause
+verdicts.
 """

@@ -14,7 +14,7 @@ spent or another worker found a divergence. Shrinking runs in real time too, bou
 profile's shrink budget; a program found when that bound is hit is still a real, replayable
 failure (the smallest one seen), and the source says the search was on the real clock.
 
-Rule: imports the engine's machine runner and the Hypothesis machine; no front end.
+Rule: imports the machine runner (`machine_search`) and the Hypothesis machine; no front end.
 """
 
 from __future__ import annotations
@@ -31,8 +31,10 @@ from hypothesis import strategies as st
 from hypothesis.stateful import precondition, rule
 
 from mqspec.adapters.base import QueueAdapter
+from mqspec.conformance.core.events import PhaseDone
+from mqspec.conformance.core.machine_search import run_machine, shrink_budget
 from mqspec.conformance.core.profiles import Profile
-from mqspec.conformance.core.results import Divergence, StatefulDone
+from mqspec.conformance.core.results import Divergence
 from mqspec.conformance.core.statemachine import QueueMachine, machine_for
 from mqspec.conformance.core.strategies import opaque_fields, priorities
 from mqspec.reference.types import Finding
@@ -126,7 +128,7 @@ def run_realtime_search(
     budget: float = DEFAULT_BUDGET,
     workers: int = DEFAULT_WORKERS,
     cap_shrinking: bool = True,
-) -> StatefulDone:
+) -> PhaseDone:
     """Search a real-clock queue with ``workers`` independent state machines at once.
 
     Each worker opens its own queue with ``open_queue`` (its own driver process, namespace or
@@ -138,8 +140,6 @@ def run_realtime_search(
     Raises:
         DriverError: a worker's queue could not be opened or driven (the first such error).
     """
-    from mqspec.conformance.core.engine import run_machine  # the engine imports this module
-
     started = time.monotonic()
     pool = _Pool(deadline=started + budget)
 
@@ -181,8 +181,6 @@ def run_realtime_search(
         finally:
             cleanup()
 
-    from mqspec.conformance.core.engine import shrink_budget
-
     threads = [
         threading.Thread(target=work, args=(n,), name=f"mqspec-realclock-{n}", daemon=True)
         for n in range(max(1, workers))
@@ -199,12 +197,13 @@ def run_realtime_search(
         if all(d.clause != divergence.clause for d in kept):
             kept.append(divergence)
     kept.sort(key=lambda d: d.clause.id)
-    return StatefulDone(
-        pool.examples,
-        time.monotonic() - started,
+    return PhaseDone(
+        "stateful",
         tuple(kept),
         tuple(pool.warnings),
-        pool.found_after,
+        examples=pool.examples,
+        elapsed=time.monotonic() - started,
+        found_after=pool.found_after,
         clock="real",
         workers=len(threads),
         steps=pool.steps,
@@ -229,7 +228,7 @@ def _one_parse_at_a_time() -> Iterator[None]:
         with _PARSE:
             return original(*args, **kwargs)
 
-    ast.parse = parse  # type: ignore[assignment]
+    ast.parse = parse
     try:
         yield
     finally:

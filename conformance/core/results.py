@@ -1,41 +1,30 @@
-"""What a run produces: divergences, clause verdicts, the run's result, and the engine's events.
+"""What a run produces: divergences, clause verdicts and the run's result.
 
 Small frozen values shared by the engine, the tally and every front end (the CLI, reports, the
-pytest plugin, ``mqspec selftest``). No behaviour beyond derived properties.
+pytest plugin, ``mqspec selftest``); the engine's events that carry them are in
+`mqspec.conformance.core.events`. No behaviour beyond derived properties.
+
+Rule: a value module. At run time it imports only the model and other value modules; the
+harness types its fields name (a transcript, a history's anomalies, fault counts) are imported
+for type checking only, so importing a result never loads the machinery that produced it.
 """
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import attrs
 
-from mqspec.conformance.concurrency.check import ConcurrencyOutcome
-from mqspec.conformance.concurrency.fastcheck import Anomaly
 from mqspec.conformance.concurrency.history import History
-from mqspec.conformance.core.profiles import Profile
-from mqspec.conformance.core.scenarios import Scenario
-from mqspec.conformance.core.transcript import Transcript
-from mqspec.conformance.faults.runs import FaultStats
 from mqspec.reference.clauses import Clause
 from mqspec.reference.types import Capabilities, Finding
 
-__all__ = [
-    "ClauseResult",
-    "ConcurrencyDone",
-    "ConcurrencySummary",
-    "CrashDone",
-    "Divergence",
-    "Event",
-    "FaultsDone",
-    "RunFinished",
-    "RunResult",
-    "RunStarted",
-    "ScenarioDone",
-    "SearchDone",
-    "StatefulDone",
-    "Status",
-]
+if TYPE_CHECKING:
+    from mqspec.conformance.concurrency.fastcheck import Anomaly
+    from mqspec.conformance.core.transcript import Transcript
+    from mqspec.conformance.faults.runs import FaultStats
+
+__all__ = ["ClauseResult", "ConcurrencySummary", "Divergence", "RunResult", "Status"]
 
 Status = Literal["pass", "fail", "warn", "skip"]
 
@@ -107,111 +96,7 @@ class ConcurrencySummary:
     minimal_program: str = ""  # the shrunk parallel program that failed, if any
     program_size: int = 0  # its operations
 
-
-@attrs.frozen
-class RunStarted:
-    url: str
-    capabilities: Capabilities
-    profile: Profile
-    seed: int
-
-
-@attrs.frozen
-class ScenarioDone:
-    """A scenario has run. ``divergences``: one per distinct clause its cases broke, first
-    found first; ``cases``/``clean``: cases run, and cases that ran to their end unbroken."""
-
-    scenario: Scenario
-    status: Status
-    reason: str = ""
-    divergences: tuple[Divergence, ...] = ()
-    warnings: tuple[Finding, ...] = ()
-    cases: int = 0
-    clean: int = 0
-
     @property
-    def divergence(self) -> Divergence | None:
-        """The first divergence, or None."""
-        return self.divergences[0] if self.divergences else None
-
-
-@attrs.frozen
-class StatefulDone:
-    """The state machine has run: one minimal divergence per clause it broke, by clause ID;
-    ``found_after``: seconds to its first failing case."""
-
-    examples: int
-    elapsed: float
-    divergences: tuple[Divergence, ...]
-    warnings: tuple[Finding, ...] = ()
-    found_after: float | None = None
-    clock: str = "virtual"  # "virtual", or "real": the queue's own clock, slept for
-    workers: int = 1  # independent searches run at once
-    steps: int = 0  # operations sent, all examples and workers together (0: not counted)
-
-    @property
-    def divergence(self) -> Divergence | None:
-        """The first divergence, or None."""
-        return self.divergences[0] if self.divergences else None
-
-
-@attrs.frozen
-class CrashDone:
-    """The state machine with crashes has run: ``restarts`` kills, ``cuts`` inside operations."""
-
-    examples: int
-    elapsed: float
-    divergences: tuple[Divergence, ...]
-    warnings: tuple[Finding, ...] = ()
-    restarts: int = 0
-    cuts: int = 0
-    found_after: float | None = None
-
-    @property
-    def divergence(self) -> Divergence | None:
-        """The first divergence, or None."""
-        return self.divergences[0] if self.divergences else None
-
-
-@attrs.frozen
-class FaultsDone:
-    """The state machine ran with injected faults; ``stats`` counts them and their effects."""
-
-    examples: int
-    elapsed: float
-    divergences: tuple[Divergence, ...]
-    warnings: tuple[Finding, ...]
-    stats: FaultStats
-    found_after: float | None = None
-
-    @property
-    def divergence(self) -> Divergence | None:
-        """The first divergence, or None."""
-        return self.divergences[0] if self.divergences else None
-
-
-@attrs.frozen
-class ConcurrencyDone:
-    """Several clients ran at once; ``outcome`` holds every violation and the counts."""
-
-    outcome: ConcurrencyOutcome
-    divergence: Divergence | None
-
-
-@attrs.frozen
-class RunFinished:
-    result: RunResult
-
-
-Event = (
-    RunStarted
-    | ScenarioDone
-    | StatefulDone
-    | FaultsDone
-    | CrashDone
-    | ConcurrencyDone
-    | RunFinished
-)
-
-
-SearchDone = StatefulDone | FaultsDone | CrashDone | ConcurrencyDone
+    def unknown_count(self) -> int:
+        """How many histories the exact checker could not decide."""
+        return sum(n for _, n in self.unknown)

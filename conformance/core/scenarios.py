@@ -52,8 +52,12 @@ class Scenario:
         case for a scenario without cases. Each run gets a fresh session."""
         if self.cases is None:
             return [("", self.body)]
-        body = self.body
-        return [(label, lambda s, value=value: body(s, value)) for label, value in self.cases(caps)]
+        return [(label, _bound(self.body, value)) for label, value in self.cases(caps)]
+
+
+def _bound(body: Callable[[Session, Any], None], value: Any) -> Callable[[Session], None]:
+    """``body`` with its case value fixed: a run that takes only the session."""
+    return lambda session: body(session, value)
 
 
 SCENARIOS: list[Scenario] = []

@@ -25,13 +25,15 @@ import attrs
 
 from mqspec.adapters.base import OperationCut, QueueAdapter, Task
 from mqspec.adapters.process import DriverDied
+from mqspec.conformance.core.calls import drain_answers, outcome_of
 from mqspec.conformance.core.clock import RealClock, VirtualClock
 from mqspec.conformance.core.transcript import Step, Transcript
+from mqspec.conformance.core.violations import ContractViolation
 from mqspec.reference.clauses import clause
-from mqspec.reference.errors import ContractViolation, DriverError, MqspecError, UsageError
+from mqspec.reference.errors import DriverError, MqspecError, UsageError
 from mqspec.reference.jsonvalue import copy_json
 from mqspec.reference.model import Model
-from mqspec.reference.types import Failed, Finding, Ok, Outcome, Unknown, Verdict
+from mqspec.reference.types import Finding, Ok, Outcome, Unknown, Verdict
 
 __all__ = ["OperationCut", "Session", "violation_type"]
 
@@ -237,27 +239,26 @@ class Session:
         Every job still live must come out (MQ-LOSS-1); every answer is judged as usual.
         Returns the tasks that came out.
         """
-        self.advance_to(max(self.model.quiet_time(), self.now) + self._past)
-        out: list[Task] = []
+        self._wait_out_reservations()
         _, most = self.model.live_count()
         if self.model.inconclusive:
             # The model gave up tracking every possible state (too many open outcomes), so it
             # cannot bound the live jobs: no more can be live than were ever pushed.
             most = max(most, sum(step.op == "push" for step in self.transcript.steps))
-        cuts = 0
-        tries = most + 1
-        while tries > 0:
-            outcome = self.reserve(final=True)
-            if isinstance(outcome, Unknown) and cuts <= most:
-                # Cut by a crash: it may have reserved a job. Wait that reservation out too,
-                # so the drain still sees every live job (MQ-LOSS-1, MQ-DURABLE-1).
-                cuts += 1
-                self.advance_to(max(self.model.quiet_time(), self.now) + self._past)
-                continue
-            tries -= 1
-            if isinstance(outcome, Ok) and outcome.value is None:
-                return out
+        out: list[Task] = []
+        # A reserve cut by a crash may have reserved a job: the drain waits that reservation
+        # out too, so it still sees every live job (MQ-LOSS-1, MQ-DURABLE-1). An error answer
+        # is judged like any other, and the drain goes on.
+        answers = drain_answers(
+            lambda: self.reserve(final=True),
+            most,
+            past_errors=True,
+            after_cut=self._wait_out_reservations,
+        )
+        for outcome in answers:
             if isinstance(outcome, Ok):
+                if outcome.value is None:
+                    return out
                 out.append(outcome.value)
         # More jobs came out than can be live: the model flagged any unexpected one already,
         # so this is a job coming out twice within one drain.
@@ -265,13 +266,17 @@ class Session:
             Finding(
                 LOSS_DRAIN,
                 f"the drain did not end: {len(out)} jobs came out, at most {most} were live",
-                expected="null after every live job came out once",
+                allowed="null after every live job came out once",
                 observed=f"{len(out)} jobs",
             )
         )
         return out  # pragma: no cover - _raise always raises
 
     # ---------------------------------------------------------------- plumbing
+
+    def _wait_out_reservations(self) -> None:
+        """Move time past every ready time and deadline the model knows, plus slack."""
+        self.advance_to(max(self.model.quiet_time(), self.now) + self._past)
 
     @property
     def _past(self) -> float:
@@ -315,24 +320,16 @@ class Session:
 
     def _call(self, action: Any) -> Outcome:
         try:
-            return Ok(action())
-        except OperationCut as err:
-            # The adapter crashed inside the call and is back: no answer to trust (MQ-LOSS-2).
-            self._cut = True
-            return Unknown(str(err) or "cut by a crash")
+            outcome, completed = outcome_of(action, self.fault_outcome)
         except DriverDied as death:
             # A backend that was serving died: judged once the step is recorded (_after_cut).
             self._death = death
             return Unknown(f"the backend died: {str(death).splitlines()[0]}")
-        except MqspecError:
-            raise  # the adapter could not be driven at all (DriverError): not an answer
-        except Exception as err:  # the backend's error answer, judged by the contract
-            message = f"{type(err).__name__}: {err}"
-            cut = self.fault_outcome() if self.fault_outcome is not None else None
-            if cut is not None:
-                # An error during a fault: it may or may not have taken effect (MQ-LOSS-2).
-                return attrs.evolve(cut, reason=f"{cut.reason}: {message}")
-            return Failed(message)
+        if not completed:
+            # The adapter crashed inside the call and is back: the queue restarted, so the
+            # model restarts too once the step is judged (_after_cut).
+            self._cut = True
+        return outcome
 
     def _after_cut(self) -> None:
         """After judging an operation cut by a crash: the queue restarted, so the model too.
@@ -376,7 +373,7 @@ class Session:
         return Finding(
             clause(clause_id),
             text,
-            expected="an answer; the queue keeps serving and loses no job",
+            allowed="an answer; the queue keeps serving and loses no job",
             observed=f"{str(death).splitlines()[0]}\nstderr tail:\n{tail}",
         )
 

@@ -8,27 +8,20 @@ marked ``pass`` only then.
 
 from __future__ import annotations
 
-from mqspec.conformance.core.results import (
-    ClauseResult,
-    ConcurrencyDone,
-    ConcurrencySummary,
-    CrashDone,
-    Divergence,
-    FaultsDone,
-    ScenarioDone,
-    SearchDone,
-    StatefulDone,
-    Status,
-)
-from mqspec.conformance.core.scenarios import Scenario
-from mqspec.conformance.faults.runs import FaultStats
+from typing import TYPE_CHECKING
+
+from mqspec.conformance.core.events import Event, PhaseDone, ScenarioDone
+from mqspec.conformance.core.results import ClauseResult, ConcurrencySummary, Divergence, Status
 from mqspec.reference.clauses import CATALOGUE
+
+if TYPE_CHECKING:
+    from mqspec.conformance.faults.runs import FaultStats
 
 __all__ = ["Tally"]
 
 
 class Tally:
-    """Folds scenario and stateful outcomes into one status per clause."""
+    """Folds scenario and search-phase outcomes into one status per clause (an event handler)."""
 
     def __init__(self, strict: bool, unexercised: dict[str, str]) -> None:
         self.strict = strict
@@ -40,23 +33,21 @@ class Tally:
         self.fault_stats: FaultStats | None = None
         self.crash_counts: tuple[int, int] | None = None
 
+    def handle_event(self, event: Event) -> None:
+        """Fold a scenario's or a phase's outcome in; the run's start and end carry none."""
+        if isinstance(event, ScenarioDone):
+            self.scenario(event)
+        elif isinstance(event, PhaseDone):
+            self.phase(event)
+
     def _mark(self, clause_id: str, status: Status, reason: str) -> None:
         rank = {"skip": 0, "pass": 1, "warn": 2, "fail": 3}
         current = self.status.get(clause_id)
         if current is None or rank[status] > rank[current[0]]:
             self.status[clause_id] = (status, reason)
 
-    def searched(self, done: SearchDone) -> None:
-        if isinstance(done, StatefulDone):
-            self.stateful(done)
-        elif isinstance(done, FaultsDone):
-            self.faults(done)
-        elif isinstance(done, CrashDone):
-            self.crash(done)
-        else:
-            self.concurrency(done)
-
-    def scenario(self, item: Scenario, done: ScenarioDone) -> None:
+    def scenario(self, done: ScenarioDone) -> None:
+        item = done.scenario
         for finding in done.warnings:
             self._warn(Divergence(finding, f"scenario {item.name}", None))
         for divergence in done.divergences:
@@ -72,56 +63,29 @@ class Tally:
             others = ", ".join(sorted({d.clause.id for d in done.divergences}))
             self._mark(item.clause.id, "skip", f"scenario {item.name} stopped early on {others}")
 
-    def stateful(self, done: StatefulDone) -> None:
+    def phase(self, done: PhaseDone) -> None:
         for divergence in done.divergences:
             self._diverge(divergence)
-            self._mark(divergence.clause.id, "fail", divergence.finding.message)
+        for finding in done.broken:
+            self._mark(finding.clause.id, "fail", finding.message)
         for finding in done.warnings:
-            self._warn(Divergence(finding, "stateful", None))
-
-    def faults(self, done: FaultsDone) -> None:
-        self.fault_stats = done.stats
-        for divergence in done.divergences:
-            self._diverge(divergence)
-            self._mark(divergence.clause.id, "fail", divergence.finding.message)
-        for finding in done.warnings:
-            self._warn(Divergence(finding, "faults", None))
-        # Exercised only if faults really hit operations (and stopped pushes, for MQ-LOSS-3).
-        if done.stats.unknown:
-            self._mark("MQ-LOSS-2", "pass", f"{done.stats.unknown} operations cut by faults")
-        if done.stats.refused:
-            self._mark("MQ-LOSS-3", "pass", f"{done.stats.refused} pushes stopped by faults")
-
-    def crash(self, done: CrashDone) -> None:
-        self.crash_counts = (done.restarts, done.cuts)
-        for divergence in done.divergences:
-            self._diverge(divergence)
-            self._mark(divergence.clause.id, "fail", divergence.finding.message)
-        for finding in done.warnings:
-            self._warn(Divergence(finding, "crash", None))
-        # Exercised only if a crash happened (inside an operation, for MQ-LOSS-2).
-        if done.restarts:
-            self._mark("MQ-DURABLE-1", "pass", f"{done.restarts} crashes and restarts")
-        if done.cuts:
-            self._mark("MQ-LOSS-2", "pass", f"{done.cuts} operations cut by a crash")
-
-    def concurrency(self, done: ConcurrencyDone) -> None:
-        outcome = done.outcome
-        if done.divergence is not None:
-            self._diverge(done.divergence)
-        for violation in outcome.violations:
-            self._mark(violation.clause.id, "fail", violation.message)
-        program = outcome.program
-        self.concurrent = ConcurrencySummary(
-            histories=outcome.histories,
-            operations=outcome.operations,
-            programs=outcome.parallel.programs,
-            unknown=outcome.unknown,
-            elapsed=outcome.elapsed,
-            clients=outcome.settings.clients,
-            minimal_program="" if program is None else program.render(),
-            program_size=0 if program is None else program.size,
-        )
+            self._warn(Divergence(finding, done.phase, None))
+        if done.faults is not None:
+            self.fault_stats = done.faults
+            # Exercised only if faults really hit operations (and stopped pushes, MQ-LOSS-3).
+            if done.faults.unknown:
+                self._mark("MQ-LOSS-2", "pass", f"{done.faults.unknown} operations cut by faults")
+            if done.faults.refused:
+                self._mark("MQ-LOSS-3", "pass", f"{done.faults.refused} pushes stopped by faults")
+        if done.phase == "crash":
+            self.crash_counts = (done.restarts, done.cuts)
+            # Exercised only if a crash happened (inside an operation, for MQ-LOSS-2).
+            if done.restarts:
+                self._mark("MQ-DURABLE-1", "pass", f"{done.restarts} crashes and restarts")
+            if done.cuts:
+                self._mark("MQ-LOSS-2", "pass", f"{done.cuts} operations cut by a crash")
+        if done.concurrency is not None:
+            self.concurrent = done.concurrency
 
     def _diverge(self, divergence: Divergence) -> None:
         # One divergence per clause: the first found, which for scenarios is the simplest.

@@ -34,11 +34,13 @@ __all__ = ["CrashMachine", "CrashingQueue", "crash_machine_for", "host_argv", "h
 MOST_LINES = 40
 """`CrashMachine` kills inside an operation before one of its first this many lines."""
 
-MOST_WORLDS = 8
+MOST_WORLDS_TO_CRASH = 8
 """`CrashMachine` cuts no operation while more possible states than this explain the run.
 
 Each cut operation multiplies them (it took full effect or none), and past the model's limit
-the rest of the case goes unjudged; later answers narrow them again.
+the rest of the case goes unjudged; later answers narrow them again. Fault runs bound the same
+count lower (`mqspec.conformance.faults.runs.MOST_WORLDS_TO_FAULT`): they arm faults by four
+rules, crash runs kill inside an operation by one.
 """
 
 
@@ -199,7 +201,7 @@ class CrashMachine(QueueMachine):
         lambda self: (
             self.session.capabilities.durable
             and not self.adapter.armed
-            and self.session.model.worlds <= MOST_WORLDS
+            and self.session.model.worlds <= MOST_WORLDS_TO_CRASH
             and not self.session.model.inconclusive
         )
     )

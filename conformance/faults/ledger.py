@@ -118,7 +118,9 @@ def tally(steps: Iterable[Step], timeout: float, unjudged: list[Any] | None = No
             ident = step.task["id"]
             touched.add(ident)
             key = ok_key.get(ident)
-            pending = key in reserved_at and step.now < reserved_at[key] + timeout
+            if key is None or key not in reserved_at:
+                continue  # never pushed with a plain success, or never reserved: nothing to ack
+            pending = step.now < reserved_at[key] + timeout
             if isinstance(outcome, Ok) and jobs_of[ident] == 1 and pending:
                 deleted.add(key)
     if unjudged is not None:

@@ -204,7 +204,8 @@ class FaultProxy:
         try:
             while not self._stop.is_set():
                 if link.dropping and time.monotonic() - link.drop_since > DROP_WAIT:
-                    return self._break(link)
+                    self._break(link)
+                    return
                 ready, _, _ = select.select([link.client, link.server], [], [], _POLL)
                 for sock in ready:
                     data = sock.recv(_CHUNK)

@@ -1,4 +1,4 @@
-"""Fault runs: cut operations with injected failures and prove no job is lost (issue 8).
+"""Fault runs: cut operations with injected failures and prove no job is lost.
 
 Responsibility: MQ-LOSS-2 (an operation cut by a fault takes full effect or none), MQ-LOSS-3 (a
 Push that reported failure has not queued the job) and MQ-LOSS-1 (nothing is lost), under
@@ -6,28 +6,26 @@ faults that land before, during and after operations:
 
 * server adapters (``redis://``, ``postgresql://``/``postgres://``, ``mysql://``/``mariadb://``)
   are reopened through a `FaultProxy` (`mqspec.conformance.faults.proxy`): connection resets,
-  stalls,
-  lost answers, slow links;
-* every other adapter is wrapped in a `FaultyQueue` (`mqspec.conformance.faults.injection`): errors
-  before or after the call, and faults at the points inside operations an adapter declares
-  (`mqspec.adapters.base.FaultPoints`).
+  stalls, lost answers, slow links;
+* every other adapter is wrapped in a `FaultyQueue` (`mqspec.conformance.faults.injection`):
+  errors before or after the call, and faults at the points inside operations an adapter
+  declares (`mqspec.adapters.base.FaultPoints`).
 
 An operation that raised while a fault hit it is judged as an unknown outcome (for a Push, one
 that reported failure); one that raised with no fault is an error, judged as ever. Faults
 always heal before a case's reset and before its final drain.
 
 Which fault hit decides what the error means (`mqspec.conformance.faults.injection`): one that
-stopped
-the request before the queue acted makes a Push a reported failure, which SHOULD have queued
-nothing (MQ-LOSS-3, a warning if the job comes out); one that lost the answer after the queue
-acted (``error-after``, ``drop-response``) is a plain unknown, which may have queued the job
-once. So a correct queue passes in strict mode too.
+stopped the request before the queue acted makes a Push a reported failure, which SHOULD have
+queued nothing (MQ-LOSS-3, a warning if the job comes out); one that lost the answer after the
+queue acted (``error-after``, ``drop-response``) is a plain unknown, which may have queued the
+job once. So a correct queue passes in strict mode too.
 
 The interface the engine uses::
 
     with FaultRig(adapter, opened_url, seed=seed) as rig:
         machine = rig.machine(strict)       # a FaultMachine subclass (a QueueMachine)
-        ...                                 # run it with Hypothesis, like engine._run_machine
+        ...                                 # run it with Hypothesis (machine_search.run_machine)
         stats = rig.stats                   # a FaultStats snapshot
 
 ``adapter`` is the open adapter and ``opened_url`` the URL it was opened with (its ``queue=``
@@ -44,6 +42,7 @@ Forbidden imports: click, pytest (front ends), the engine (it imports this modul
 from __future__ import annotations
 
 from collections import Counter
+from contextlib import suppress
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -53,13 +52,14 @@ from hypothesis.stateful import precondition, rule
 
 from mqspec.adapters.base import QueueAdapter
 from mqspec.adapters.registry import open_adapter
+from mqspec.conformance.core.calls import drain_answers, outcome_of
 from mqspec.conformance.core.session import Session
 from mqspec.conformance.core.statemachine import QueueMachine
 from mqspec.conformance.faults.injection import FaultyQueue
 from mqspec.conformance.faults.ledger import Anomalies, tally
 from mqspec.conformance.faults.proxy import FaultProxy
 from mqspec.reference.errors import UsageError
-from mqspec.reference.types import Ok
+from mqspec.reference.types import Ok, Outcome
 
 __all__ = ["SERVER_SCHEMES", "FaultMachine", "FaultRig", "FaultStats"]
 
@@ -75,11 +75,14 @@ SERVER_SCHEMES = {
 UNJUDGED_WAIT = 3600
 """Seconds past every deadline an unjudged drain runs at: more than any delay the machine uses."""
 
-MOST_WORLDS = 4
-"""No fault is armed while more possible states than this explain the case (as in crash runs).
+MOST_WORLDS_TO_FAULT = 4
+"""No fault is armed while more possible states than this explain the case.
 
-Each cut operation can double them, and the model pays for every operation in every state;
-4 keeps a heavily faulted case about as fast as a plain one."""
+Each operation a fault cuts may have taken effect or not, which can double the states, and the
+model pays for every later operation in every state. Four rules arm faults, so a fault case
+cuts operations often: 4 keeps a heavily faulted case about as fast as a plain one. (Crash runs
+bound the same count separately, `mqspec.conformance.faults.crash.MOST_WORLDS_TO_CRASH`: one
+rule cuts an operation there.)"""
 
 
 @attrs.frozen
@@ -128,7 +131,9 @@ class FaultMachine(QueueMachine):
 
     def _may_arm(self) -> bool:
         model = self.session.model
-        return self.adapter.armed is None and model.worlds <= MOST_WORLDS and not model.inconclusive
+        if self.adapter.armed is not None or model.inconclusive:
+            return False
+        return model.worlds <= MOST_WORLDS_TO_FAULT
 
     @precondition(lambda self: self._may_arm())
     @rule(data=st.data())
@@ -184,16 +189,18 @@ class FaultMachine(QueueMachine):
         if self.session.realtime:
             return None
         at = self.session.now + 2 * self.session.capabilities.reservation_timeout + UNJUDGED_WAIT
+        pushes = sum(step.op == "push" for step in steps)
         out: list[Any] = []
-        try:
-            for _ in range(sum(step.op == "push" for step in steps) + 1):
-                task = self.adapter.reserve(at)
-                if task is None:
-                    out.append(None)
-                    break
-                out.append(task)
-        except Exception:  # the queue cannot be drained: count what came out
-            pass
+
+        def reserve() -> Outcome:
+            return outcome_of(lambda: self.adapter.reserve(at))[0]
+
+        # Any answer but a task or null ends it, and so does any exception (a DriverError
+        # too): the queue cannot be drained, so count what came out (null included).
+        with suppress(Exception):
+            for outcome in drain_answers(reserve, pushes):
+                if isinstance(outcome, Ok):
+                    out.append(outcome.value)
         return out
 
 

@@ -2,7 +2,7 @@
 
 `cli` (the ``mqspec`` command, the only click importer), `pytest_plugin` and `suite_tests`
 (``pytest --mq URL``, the only pytest importers), `api` (`check`, one call from a test),
-`reports` (report files), `replay` (re-run a transcript), `render` (the one renderer),
+`reports` and `junit` (report files), `replay` (re-run a transcript), `render` (the one renderer),
 `selftest` (the suite against its own broken queues) and `matrix` (the shipped adapters'
 conformance table).
 """

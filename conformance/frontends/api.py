@@ -5,7 +5,9 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from mqspec.adapters.base import QueueAdapter
-from mqspec.conformance.core.engine import RunFinished, RunResult, run
+from mqspec.conformance.core.engine import run
+from mqspec.conformance.core.events import RunFinished
+from mqspec.conformance.core.results import RunResult
 from mqspec.conformance.frontends.render import render_failure
 from mqspec.reference.errors import DriverError
 

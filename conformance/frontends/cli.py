@@ -31,23 +31,21 @@ import click
 
 from mqspec.adapters.base import QueueAdapter
 from mqspec.adapters.registry import open_isolated, open_isolated_url
-from mqspec.conformance.core.engine import (
-    PROFILES,
-    ConcurrencyDone,
-    CrashDone,
-    FaultsDone,
+from mqspec.conformance.core.engine import run
+from mqspec.conformance.core.events import (
+    Event,
+    EventHandler,
+    PhaseDone,
     RunFinished,
-    RunResult,
     RunStarted,
     ScenarioDone,
-    StatefulDone,
-    run,
 )
-from mqspec.conformance.core.profiles import REALTIME_TIMEOUT
+from mqspec.conformance.core.profiles import PROFILES, REALTIME_TIMEOUT
 from mqspec.conformance.core.realclock import DEFAULT_WORKERS
+from mqspec.conformance.core.results import RunResult
 from mqspec.conformance.core.transcript import Transcript
 from mqspec.conformance.faults.crash import host_url
-from mqspec.conformance.frontends.render import render_divergence, render_summary
+from mqspec.conformance.frontends.render import render_divergence, render_phase, render_summary
 from mqspec.conformance.frontends.replay import ReplayedStep, ReplayFinished, answer, replay
 from mqspec.conformance.frontends.reports import ReportWriter, default_report_dir
 from mqspec.conformance.frontends.selftest import (
@@ -82,6 +80,39 @@ def _fail(message: str) -> NoReturn:
     sys.exit(EXIT_ERROR)
 
 
+_seed_option = click.option(
+    "--seed", type=int, default=0, show_default=True, help="Hypothesis seed."
+)
+
+
+def _real_clock_options(
+    *, budget: float | None, workers: int | None, budget_help: str, workers_help: str
+) -> Callable[[Callable[..., None]], Callable[..., None]]:
+    """``--budget`` and ``--workers``, the real-clock search's settings, with these defaults
+    (None: the profile's own, which the help text then states; a value is shown as default)."""
+    shown = budget is not None
+    budget_option = click.option(
+        "--budget",
+        type=click.FloatRange(min=1),
+        default=budget,
+        show_default=shown,
+        metavar="SECONDS",
+        help=budget_help,
+    )
+    workers_option = click.option(
+        "--workers",
+        type=click.IntRange(min=1),
+        default=workers,
+        show_default=shown,
+        help=workers_help,
+    )
+
+    def decorate(command: Callable[..., None]) -> Callable[..., None]:
+        return budget_option(workers_option(command))
+
+    return decorate
+
+
 @main.command()
 @click.argument("url", required=False)
 @click.option(
@@ -94,7 +125,7 @@ def _fail(message: str) -> NoReturn:
     "injects connection resets, stalls and lost answers (MQ-LOSS-2, MQ-LOSS-3); concurrency "
     "runs several clients at once and checks the histories.",
 )
-@click.option("--seed", type=int, default=0, show_default=True, help="Hypothesis seed.")
+@_seed_option
 @click.option("--strict", is_flag=True, help="Fail on SHOULD findings too, not just warn.")
 @click.option(
     "--report",
@@ -105,20 +136,13 @@ def _fail(message: str) -> NoReturn:
     "directory].",
 )
 @click.option("--no-report", is_flag=True, help="Write no report files.")
-@click.option(
-    "--budget",
-    type=click.FloatRange(min=1),
-    default=None,
-    metavar="SECONDS",
-    help="Real clock only: seconds the state machine may search, all workers together "
+@_real_clock_options(
+    budget=None,
+    workers=None,
+    budget_help="Real clock only: seconds the state machine may search, all workers together "
     "[default: 120 for quick and realtime, 600 for thorough].",
-)
-@click.option(
-    "--workers",
-    type=click.IntRange(min=1),
-    default=None,
-    help=f"Real clock only: state machines searching at once, each on a queue of its own "
-    f"[default: {DEFAULT_WORKERS}; 1 when the URL names its queue=].",
+    workers_help=f"Real clock only: state machines searching at once, each on a queue of its "
+    f"own [default: {DEFAULT_WORKERS}; 1 when the URL names its queue=].",
 )
 def check(
     url: str | None,
@@ -159,21 +183,65 @@ def check(
             writer.start()
         except UsageError as err:
             _fail(str(err))
+    handlers: list[EventHandler] = [ConsolePrinter(profile)]
+    if writer is not None:
+        handlers.append(writer)
     with tempfile.TemporaryDirectory(prefix="mqspec-") as scratch:
         target = url or f"sqlite://{Path(scratch).resolve() / 'queue.db'}"
         try:
-            result = _check(target, profile, seed, strict, budget, workers)
+            result = _check(target, profile, seed, strict, budget, workers, handlers)
         except MqspecError as err:
+            # The run never finished, so no handler saw its end: the report says why.
             result = _unstarted(target, profile, seed, strict, f"{err}")
+            if writer is not None:
+                _dispatch(RunFinished(result), [writer])
     if writer is not None:
-        try:
-            writer.write(result)
-        except UsageError as err:
-            _fail(str(err))
         click.echo(f"report: {writer.directory}")
     if result.verdict == "error":
         _fail(f"cannot check {target}: {result.error}")
     sys.exit(EXIT_CONFORMS if result.verdict == "conforms" else EXIT_DIVERGES)
+
+
+def _dispatch(event: Event, handlers: list[EventHandler]) -> None:
+    """Give ``event`` to every handler in turn; a report that cannot be written ends the CLI."""
+    try:
+        for handler in handlers:
+            handler.handle_event(event)
+    except UsageError as err:  # only the report writer raises: a file could not be written
+        _fail(str(err))
+
+
+class ConsolePrinter:
+    """The run on the console (an `EventHandler`): the queue and what it declares, one line
+    per scenario and search phase with the seconds since the run began, then every
+    divergence and warning, the clause table and the verdict.
+
+    ``profile`` is the name the run was asked for; the seconds count from the printer's
+    creation, just before the run.
+    """
+
+    def __init__(self, profile: str) -> None:
+        self.profile = profile
+        self.started = time.monotonic()
+
+    def handle_event(self, event: Event) -> None:
+        elapsed = time.monotonic() - self.started
+        if isinstance(event, RunStarted):
+            click.echo(f"checking {event.url} (profile {self.profile}, seed {event.seed})")
+            click.echo(f"declared: {event.capabilities.to_json()}")
+        elif isinstance(event, ScenarioDone):
+            note = f": {event.reason}" if event.status != "pass" and event.reason else ""
+            if len(event.divergences) > 1:
+                clauses = ", ".join(d.clause.id for d in event.divergences)
+                note = f": {len(event.divergences)} clauses broken ({clauses})"
+            click.echo(
+                f"  [{elapsed:6.1f}s] scenario {event.scenario.clause.id} "
+                f"{event.scenario.name}: {event.status}{note}"
+            )
+        elif isinstance(event, PhaseDone):
+            click.echo(f"  [{elapsed:6.1f}s] {render_phase(event)}")
+        elif isinstance(event, RunFinished):
+            _finish(event.result)
 
 
 def _unstarted(url: str, profile: str, seed: int, strict: bool, cause: str) -> RunResult:
@@ -193,8 +261,19 @@ def _unstarted(url: str, profile: str, seed: int, strict: bool, cause: str) -> R
 
 
 def _check(
-    url: str, profile: str, seed: int, strict: bool, budget: float | None, workers: int | None
+    url: str,
+    profile: str,
+    seed: int,
+    strict: bool,
+    budget: float | None,
+    workers: int | None,
+    handlers: list[EventHandler],
 ) -> RunResult:
+    """Open ``url``'s queue, run the engine on it giving each event to ``handlers``, and close it.
+
+    Raises:
+        MqspecError: the queue could not be opened, or the run could not start.
+    """
     adapter, opened, cleanup = open_isolated_url(url)
     caps = adapter.capabilities
     asked: float | None = None
@@ -212,7 +291,6 @@ def _check(
             queue, _, close = open_isolated_url(url, reservation_timeout=asked)
             return queue, close
 
-    started = time.monotonic()
     try:
         for event in run(
             adapter,
@@ -225,56 +303,8 @@ def _check(
             budget=budget,
             workers=workers if open_queue is not None else 1,
         ):
-            elapsed = time.monotonic() - started
-            if isinstance(event, RunStarted):
-                click.echo(f"checking {url} (profile {profile}, seed {seed})")
-                click.echo(f"declared: {event.capabilities.to_json()}")
-            elif isinstance(event, ScenarioDone):
-                note = f": {event.reason}" if event.status != "pass" and event.reason else ""
-                if len(event.divergences) > 1:
-                    clauses = ", ".join(d.clause.id for d in event.divergences)
-                    note = f": {len(event.divergences)} clauses broken ({clauses})"
-                click.echo(
-                    f"  [{elapsed:6.1f}s] scenario {event.scenario.clause.id} "
-                    f"{event.scenario.name}: {event.status}{note}"
-                )
-            elif isinstance(event, StatefulDone):
-                status = "diverges" if event.divergence else "ok"
-                if event.clock == "real":
-                    click.echo(
-                        f"  [{elapsed:6.1f}s] state machine on the real clock, {event.workers} "
-                        f"workers, {event.examples} examples, {event.steps} operations in "
-                        f"{event.elapsed:.0f}s: {status}"
-                    )
-                else:
-                    click.echo(
-                        f"  [{elapsed:6.1f}s] state machine, {event.examples} examples: {status}"
-                    )
-            elif isinstance(event, CrashDone):
-                status = "diverges" if event.divergence else "ok"
-                click.echo(
-                    f"  [{elapsed:6.1f}s] state machine with crashes, {event.examples} examples, "
-                    f"{event.restarts} restarts, {event.cuts} inside operations: {status}"
-                )
-            elif isinstance(event, FaultsDone):
-                status = "diverges" if event.divergence else "ok"
-                stats = event.stats
-                fired = sum(stats.fired.values())
-                click.echo(
-                    f"  [{elapsed:6.1f}s] state machine with faults, {event.examples} examples, "
-                    f"{fired} faults hit, lost {stats.lost}, duplicated {stats.duplicated}, "
-                    f"unexpected {stats.unexpected}: {status}"
-                )
-            elif isinstance(event, ConcurrencyDone):
-                status = "diverges" if event.divergence else "ok"
-                outcome = event.outcome
-                click.echo(
-                    f"  [{elapsed:6.1f}s] concurrency, {outcome.histories} histories of "
-                    f"{outcome.settings.clients} clients, {outcome.unknown_count} undecided: "
-                    f"{status}"
-                )
-            elif isinstance(event, RunFinished):
-                _finish(event.result)
+            _dispatch(event, handlers)
+            if isinstance(event, RunFinished):
                 return event.result
     finally:
         cleanup()
@@ -282,7 +312,7 @@ def _check(
 
 
 @main.command("selftest")
-@click.option("--seed", type=int, default=0, show_default=True, help="Hypothesis seed.")
+@_seed_option
 @click.option(
     "--only",
     multiple=True,
@@ -302,20 +332,11 @@ def _check(
     help="Run every quick-profile queue on its own clock (OwnClock, T = 1 s), as a queue "
     "written elsewhere runs; the others are listed with the reason they are not run.",
 )
-@click.option(
-    "--budget",
-    type=click.FloatRange(min=1),
-    default=20.0,
-    show_default=True,
-    metavar="SECONDS",
-    help="With --real-clock: the state machine's budget per queue.",
-)
-@click.option(
-    "--workers",
-    type=click.IntRange(min=1),
-    default=4,
-    show_default=True,
-    help="With --real-clock: state machines searching at once per queue.",
+@_real_clock_options(
+    budget=20.0,
+    workers=4,
+    budget_help="With --real-clock: the state machine's budget per queue.",
+    workers_help="With --real-clock: state machines searching at once per queue.",
 )
 def selftest_command(
     seed: int,

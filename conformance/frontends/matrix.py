@@ -19,7 +19,9 @@ from pathlib import Path
 import attrs
 
 from mqspec.adapters.registry import open_isolated_url
-from mqspec.conformance.core.engine import RunFinished, RunResult, run
+from mqspec.conformance.core.engine import run
+from mqspec.conformance.core.events import RunFinished
+from mqspec.conformance.core.results import RunResult
 from mqspec.reference.clauses import CATALOGUE
 
 __all__ = ["SHIPPED", "Row", "render_matrix", "row_result"]
@@ -34,7 +36,8 @@ class Row:
     server: str = ""  # the URL of the server it needs ("" for none): tests probe it first
 
 
-_DRIVERS = Path(__file__).resolve().parents[1] / "adapters" / "drivers"
+# This file is mqspec/conformance/frontends/matrix.py; the drivers are in mqspec/adapters/drivers.
+_DRIVERS = Path(__file__).resolve().parents[2] / "adapters" / "drivers"
 
 SHIPPED: tuple[Row, ...] = (
     Row("memory", lambda _: "memory://"),

@@ -3,9 +3,10 @@
 Options: ``--mq URL`` (``memory://``, ``sqlite:///path.db``, ``py:module:factory``),
 ``--mq-profile quick|thorough|realtime|crash|faults|concurrency``, ``--mq-seed N``,
 ``--mq-strict`` (SHOULD findings fail too).
-With ``--mq`` the suite's test module is added to the collection: one test per scenario (named
-after its clause) and one for the state machine. A backend author can instead call
-`mqspec.conformance.check` from their own test. The only module of mqspec that imports pytest.
+With ``--mq`` the suite's test module (``suite_tests.py``) is added to the collection: one test
+per scenario (named after its clause) and one for the profile's search. A backend author can
+instead call `mqspec.conformance.check` from their own test. This module and ``suite_tests.py``
+are the only modules of mqspec that import pytest.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from mqspec.conformance.core.engine import PROFILES
+from mqspec.conformance.core.profiles import PROFILES
 
 SUITE = Path(__file__).with_name("suite_tests.py")
 

@@ -5,9 +5,10 @@ Text is identical everywhere, so a failure seen in CI reads the same as one seen
 
 from __future__ import annotations
 
-from mqspec.conformance.core.engine import Divergence, RunResult
+from mqspec.conformance.core.events import PhaseDone
+from mqspec.conformance.core.results import Divergence, RunResult
 
-__all__ = ["render_divergence", "render_failure", "render_summary"]
+__all__ = ["render_divergence", "render_failure", "render_phase", "render_summary"]
 
 _MARK = {"pass": "pass", "fail": "FAIL", "warn": "warn", "skip": "skip"}
 
@@ -43,3 +44,33 @@ def render_failure(result: RunResult) -> str:
         parts += [render_divergence(warning), ""]
     parts.append(render_summary(result))
     return "\n".join(parts)
+
+
+def render_phase(done: PhaseDone) -> str:
+    """One line for a finished search phase: what ran, its counts, and ``ok`` or ``diverges``."""
+    status = "diverges" if done.divergence else "ok"
+    if done.phase == "faults" and done.faults is not None:
+        stats = done.faults
+        fired = sum(stats.fired.values())
+        return (
+            f"state machine with faults, {done.examples} examples, {fired} faults hit, "
+            f"lost {stats.lost}, duplicated {stats.duplicated}, unexpected {stats.unexpected}: "
+            f"{status}"
+        )
+    if done.phase == "crash":
+        return (
+            f"state machine with crashes, {done.examples} examples, {done.restarts} restarts, "
+            f"{done.cuts} inside operations: {status}"
+        )
+    if done.phase == "concurrency" and done.concurrency is not None:
+        counts = done.concurrency
+        return (
+            f"concurrency, {counts.histories} histories of {counts.clients} clients, "
+            f"{counts.unknown_count} undecided: {status}"
+        )
+    if done.clock == "real":
+        return (
+            f"state machine on the real clock, {done.workers} workers, {done.examples} "
+            f"examples, {done.steps} operations in {done.elapsed:.0f}s: {status}"
+        )
+    return f"state machine, {done.examples} examples: {status}"

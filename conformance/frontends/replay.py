@@ -27,10 +27,11 @@ from typing import Any
 import attrs
 
 from mqspec.adapters.base import QueueAdapter
-from mqspec.conformance.core.engine import Divergence
+from mqspec.conformance.core.results import Divergence
 from mqspec.conformance.core.session import Session
 from mqspec.conformance.core.transcript import Step, Transcript
-from mqspec.reference.errors import ContractViolation, UsageError
+from mqspec.conformance.core.violations import ContractViolation
+from mqspec.reference.errors import UsageError
 from mqspec.reference.jsonvalue import TOKEN_KEY
 from mqspec.reference.types import Failed, Finding, Ok, Outcome
 

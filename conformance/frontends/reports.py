@@ -1,10 +1,11 @@
 """Report files for one run: ``report.json``, ``report.md``, ``junit.xml`` and the reproducers.
 
 Responsibility: turn a finished `RunResult` into a report directory (layout and schema in
-``reports/README.md``). The CLI feeds engine events to a `ReportWriter` (a handler, like the
-console output); the writer acts on `RunFinished`. Text about findings comes from ``render.py``
-and ``transcript.py`` so a report reads exactly like the console. Forbidden imports: click,
-pytest (front ends consume this module, never the reverse).
+``reports/README.md``; ``junit.xml`` is rendered by ``junit.py``). The CLI feeds every engine
+event to a `ReportWriter` (an `EventHandler`, like the console output); the writer acts on
+`RunFinished`. Text about findings comes from ``render.py`` and ``transcript.py`` so a report
+reads exactly like the console. Forbidden imports: click, pytest (front ends consume this
+module, never the reverse).
 """
 
 from __future__ import annotations
@@ -13,27 +14,24 @@ import json
 import os
 import platform
 import re
-import xml.etree.ElementTree as ET
 from datetime import datetime
 from importlib import metadata
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 import hypothesis
 
 from mqspec.conformance.concurrency.history import to_jsonl
 from mqspec.conformance.concurrency.timeline import render_html
-from mqspec.conformance.core.engine import (
-    ClauseResult,
-    ConcurrencySummary,
-    Divergence,
-    FaultStats,
-    RunFinished,
-    RunResult,
-)
+from mqspec.conformance.core.events import Event, RunFinished
+from mqspec.conformance.core.results import ClauseResult, ConcurrencySummary, Divergence, RunResult
+from mqspec.conformance.frontends.junit import ISO_UTC, render_junit
 from mqspec.conformance.frontends.render import render_divergence
 from mqspec.reference.errors import UsageError
+
+if TYPE_CHECKING:
+    from mqspec.conformance.faults.runs import FaultStats
 
 __all__ = [
     "REPORT_FORMAT",
@@ -41,7 +39,6 @@ __all__ = [
     "ReportWriter",
     "adapter_slug",
     "default_report_dir",
-    "render_junit",
     "render_markdown",
     "report_data",
     "versions",
@@ -53,15 +50,13 @@ REPORT_VERSION = 1
 
 _STATUSES = ("pass", "fail", "warn", "skip")
 _SLUG_JUNK = re.compile(r"[^A-Za-z0-9_.]+")
-# Characters XML 1.0 cannot hold even escaped; shown as \xNN instead (task payloads are arbitrary).
-_XML_ILLEGAL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff\ud800-\udfff]")
 
 
 # ------------------------------------------------------------------------------ naming
 
 
 def _iso(when: datetime) -> str:
-    return when.strftime("%Y-%m-%dT%H:%M:%SZ")
+    return when.strftime(ISO_UTC)
 
 
 def adapter_slug(url: str | None) -> str:
@@ -155,7 +150,7 @@ def _finding_json(item: Divergence, number: int | None) -> dict[str, Any]:
         "level": finding.clause.level,
         "title": finding.clause.title,
         "message": finding.message,
-        "allowed": finding.expected,
+        "allowed": finding.allowed,
         "observed": finding.observed,
         "source": item.source,
         "program": [s.to_json() for s in item.transcript.steps] if item.transcript else [],
@@ -353,79 +348,6 @@ def _concurrency_markdown(summary: ConcurrencySummary | None) -> list[str]:
     return lines
 
 
-# ------------------------------------------------------------------------------ junit.xml
-
-
-def _xml_safe(text: str) -> str:
-    return _XML_ILLEGAL.sub(lambda m: f"\\x{ord(m.group()):02x}", text)
-
-
-def _found(result: RunResult, clause_id: str, warnings: bool) -> list[Divergence]:
-    pool = result.warnings if warnings else (*result.divergences, *result.warnings)
-    return [d for d in pool if d.clause.id == clause_id]
-
-
-def render_junit(result: RunResult, *, started_at: datetime) -> str:
-    """``junit.xml``: one testsuite, one testcase per clause (plus one for a run error).
-
-    fail -> ``<failure>`` with the rendered divergence; skip -> ``<skipped message=reason>``;
-    warn -> a pass with the warning in ``<system-out>``; verdict error -> a ``mqspec.run``
-    testcase with ``<error>``.
-    """
-    failures = sum(c.status == "fail" for c in result.clauses)
-    skipped = sum(c.status == "skip" for c in result.clauses)
-    errors = 1 if result.error else 0
-    root = ET.Element("testsuites")
-    suite = ET.SubElement(
-        root,
-        "testsuite",
-        name=_xml_safe(f"mqspec {result.url}"),
-        tests=str(len(result.clauses) + errors),
-        failures=str(failures),
-        errors=str(errors),
-        skipped=str(skipped),
-        time=f"{result.duration:.3f}",
-        timestamp=_iso(started_at),
-    )
-    props = ET.SubElement(suite, "properties")
-    known = {"url": result.url, "profile": result.profile, "seed": str(result.seed)}
-    known |= {"strict": str(result.strict).lower(), "verdict": result.verdict}
-    for key, value in known.items():
-        ET.SubElement(props, "property", name=key, value=_xml_safe(value))
-    for item in result.clauses:
-        case = ET.SubElement(
-            suite,
-            "testcase",
-            classname=f"mqspec.{item.clause.area}",
-            name=_xml_safe(f"{item.clause.id} {item.clause.title}"),
-            time="0",
-        )
-        if item.status == "fail":
-            found = _found(result, item.clause.id, warnings=False)
-            body = "\n\n".join(render_divergence(d) for d in found) or item.reason
-            failure = ET.SubElement(
-                case,
-                "failure",
-                message=_xml_safe(f"{item.clause.id} ({item.clause.level}): {item.reason}"),
-                type=item.clause.id,
-            )
-            failure.text = _xml_safe(body)
-        elif item.status == "skip":
-            ET.SubElement(case, "skipped", message=_xml_safe(item.reason))
-        elif item.status == "warn":
-            found = _found(result, item.clause.id, warnings=True)
-            out = ET.SubElement(case, "system-out")
-            out.text = _xml_safe(
-                "\n\n".join("warning: " + render_divergence(d) for d in found) or item.reason
-            )
-    if result.error:
-        case = ET.SubElement(suite, "testcase", classname="mqspec.run", name="run", time="0")
-        error = ET.SubElement(case, "error", message=_xml_safe(result.error), type="error")
-        error.text = _xml_safe(result.error)
-    ET.indent(root)
-    return ET.tostring(root, encoding="unicode", xml_declaration=True) + "\n"
-
-
 # ------------------------------------------------------------------------------ the writer
 
 
@@ -467,8 +389,12 @@ class ReportWriter:
         if not os.access(self.directory, os.W_OK | os.X_OK):
             raise UsageError(f"report directory {str(self.directory)!r} is not writable")
 
-    def handle_event(self, event: object) -> None:
-        """Write the report when the run finishes; other events need nothing."""
+    def handle_event(self, event: Event) -> None:
+        """Write the report when the run finishes; other events need nothing.
+
+        Raises:
+            UsageError: as `write`.
+        """
         if isinstance(event, RunFinished):
             self.write(event.result)
 

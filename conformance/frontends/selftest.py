@@ -1,12 +1,12 @@
 """The suite checks itself: every broken queue must be caught, every correct variant must pass.
 
-Responsibility: ``mqspec selftest`` and the quality tests. `catalogue` lists every mutant of
-`mqspec.adapters.selftest.mutants.MUTANTS` (each with the clauses that may name it and the profile
-that
-must catch it) and every correct variant (each with the profile it must pass, in strict mode,
-so that SHOULD findings count as false alarms too). `check` runs the engine on one entry and
-returns a `Row`: caught or not, the clauses reported, the time to the first divergence, the
-length of the minimal program. `render_markdown` makes the table ``reports/selftest.md`` holds.
+Responsibility: ``mqspec selftest`` and the quality tests. `catalogue` is
+`mqspec.adapters.selftest.catalogue.SELFTEST_QUEUES`: every broken queue (each with the clauses
+that may name it and the profile that must catch it) and every correct queue (each with the
+profile it must pass, in strict mode, so that SHOULD findings count as false alarms too).
+`check` runs the engine on one entry and returns a `Row`: caught or not, the clauses reported,
+the time to the first divergence, the length of the minimal program. `render_markdown` makes
+the table ``reports/selftest.md`` holds.
 
 A row is ``ok`` when a mutant diverges on one of its clauses (in strict mode for a SHOULD-only
 bug), or a correct variant conforms with no warning; anything else is a hole in the suite or a
@@ -25,29 +25,18 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterable, Iterator
-from typing import Literal
 
 import attrs
 
 from mqspec.adapters.base import QueueAdapter
 from mqspec.adapters.ownclock import own_clock
-from mqspec.adapters.selftest.fault_mutants import FAULT_CORRECT
-from mqspec.adapters.selftest.mutants import MUTANTS
-from mqspec.adapters.selftest.variants import CORRECT_VARIANTS
-from mqspec.conformance.core.engine import (
-    ConcurrencyDone,
-    CrashDone,
-    FaultsDone,
-    RunFinished,
-    RunResult,
-    ScenarioDone,
-    StatefulDone,
-    run,
-)
+from mqspec.adapters.selftest.catalogue import SELFTEST_QUEUES, SelftestQueue
+from mqspec.conformance.core.engine import run
+from mqspec.conformance.core.events import PhaseDone, RunFinished, ScenarioDone
+from mqspec.conformance.core.results import RunResult
 from mqspec.reference.errors import MqspecError
 
 __all__ = [
-    "Entry",
     "Row",
     "catalogue",
     "check",
@@ -56,40 +45,12 @@ __all__ = [
     "run_selftest",
 ]
 
-Kind = Literal["mutant", "variant"]
-
-
-@attrs.frozen
-class Entry:
-    """One queue the suite is checked against.
-
-    Attributes:
-        name: the catalogue name.
-        kind: ``mutant`` (must be caught) or ``variant`` (correct: must pass).
-        profile: the engine profile to run.
-        factory: makes a fresh, empty queue.
-        clauses: for a mutant, the clauses any of which may name its divergence.
-        strict: run in strict mode (SHOULD findings fail too).
-        url: the URL to open it by, when the profile must reopen it elsewhere (crash).
-        doc: what it is, one line.
-    """
-
-    name: str
-    kind: Kind
-    profile: str
-    factory: Callable[[], QueueAdapter]
-    clauses: frozenset[str] = frozenset()
-    strict: bool = False
-    url: str | None = None
-    doc: str = ""
-    not_run: str = ""  # why this entry is listed but not run (the real-clock catalogue)
-
 
 @attrs.frozen
 class Row:
-    """What `check` found for one entry."""
+    """What `check` found for one entry: the results of one run, not a catalogue entry."""
 
-    entry: Entry
+    entry: SelftestQueue
     ok: bool
     verdict: str
     reported: tuple[str, ...]  # clause IDs of every divergence (and warning), sorted
@@ -105,31 +66,9 @@ class Row:
         return bool(set(self.reported) & self.entry.clauses)
 
 
-def catalogue() -> tuple[Entry, ...]:
-    """Every mutant, then every correct variant (each with the profile it is run under)."""
-    entries = [
-        Entry(m.name, "mutant", m.profile, m.factory, m.clauses, m.strict, m.url, m.doc)
-        for m in MUTANTS
-    ]
-    entries += [
-        Entry(name, "variant", "quick", factory, strict=True, doc="a correct variant")
-        for name, factory in CORRECT_VARIANTS.items()
-    ]
-    entries += [
-        Entry(name, "variant", "faults", factory, strict=True, doc="correct under faults")
-        for name, factory in (("memory", CORRECT_VARIANTS["memory"]), *FAULT_CORRECT)
-    ]
-    entries.append(
-        Entry(
-            "memory",
-            "variant",
-            "concurrency",
-            CORRECT_VARIANTS["memory"],
-            strict=True,
-            doc="correct under concurrency",
-        )
-    )
-    return tuple(entries)
+def catalogue() -> tuple[SelftestQueue, ...]:
+    """Every broken queue, then every correct one (each with the profile it is run under)."""
+    return SELFTEST_QUEUES
 
 
 REAL_CLOCK_ONLY_VIRTUAL = {
@@ -141,7 +80,7 @@ REAL_CLOCK_ONLY_VIRTUAL = {
 """Why entries of these profiles are listed but not run by the real-clock catalogue."""
 
 
-def real_clock_catalogue() -> tuple[Entry, ...]:
+def real_clock_catalogue() -> tuple[SelftestQueue, ...]:
     """The catalogue on the real clock: every quick-profile entry wrapped in `OwnClock` (its
     own monotonic clock, ``virtual_time`` false, T = 1 s), the others listed with the reason
     they are not run, never silently dropped."""
@@ -160,7 +99,7 @@ def real_clock_catalogue() -> tuple[Entry, ...]:
 
 
 def check(
-    entry: Entry, *, seed: int = 0, budget: float | None = None, workers: int | None = None
+    entry: SelftestQueue, *, seed: int = 0, budget: float | None = None, workers: int | None = None
 ) -> Row:
     """Run the engine on a fresh queue of ``entry`` and judge the outcome (module docstring).
 
@@ -228,14 +167,14 @@ def _first_divergence(event: object, before: float, now: float, started: float) 
     """When ``event`` first saw a divergence, in seconds from ``started``, if it saw one."""
     if isinstance(event, ScenarioDone) and event.divergence is not None:
         return now - started
-    if isinstance(event, (StatefulDone, FaultsDone, CrashDone)) and event.found_after is not None:
+    if isinstance(event, PhaseDone) and event.found_after is not None:
         return before - started + event.found_after
-    if isinstance(event, ConcurrencyDone) and event.divergence is not None:
-        return now - started
+    if isinstance(event, PhaseDone) and event.phase == "concurrency" and event.divergence:
+        return now - started  # the concurrency phase does not time its first failure
     return None
 
 
-def _row(entry: Entry, result: RunResult, first: float | None, elapsed: float) -> Row:
+def _row(entry: SelftestQueue, result: RunResult, first: float | None, elapsed: float) -> Row:
     found = [*result.divergences, *result.warnings]
     reported = tuple(sorted({d.clause.id for d in found}))
     lengths = [
@@ -267,7 +206,7 @@ def _row(entry: Entry, result: RunResult, first: float | None, elapsed: float) -
 
 
 def run_selftest(
-    entries: Iterable[Entry] | None = None,
+    entries: Iterable[SelftestQueue] | None = None,
     *,
     seed: int = 0,
     budget: float | None = None,

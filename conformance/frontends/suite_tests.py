@@ -4,23 +4,28 @@ One test per scenario, named after its clause, and one for the profile's search 
 (`mqspec.conformance.core.engine.run_search`): the state machine; under ``--mq-profile faults`` the
 machine with injected faults (then crashes, for a durable queue that is not a server); under
 ``crash`` the machine that kills the queue's process; under ``concurrency`` several clients at
-once. Each opens the backend through the URL registry. SHOULD findings become pytest warnings
-unless --mq-strict.
+once. Each opens the backend through the URL registry. A `PytestVerdicts` handler turns the
+engine's events into pytest's terms: divergences fail the test, SHOULD findings become pytest
+warnings unless --mq-strict, a scenario the queue cannot run is skipped. With the plugin, the
+only modules of mqspec that import pytest.
 """
 
 from __future__ import annotations
 
 import warnings
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 
 import pytest
 
 from mqspec.adapters.base import QueueAdapter
 from mqspec.adapters.registry import open_isolated_url
-from mqspec.conformance.core.engine import PROFILES, check_realtime, run_scenario, run_search
+from mqspec.conformance.core.engine import check_realtime, run_scenario, run_search
+from mqspec.conformance.core.events import Event, PhaseDone, ScenarioDone
+from mqspec.conformance.core.profiles import PROFILES
 from mqspec.conformance.core.scenarios import SCENARIOS, Scenario
 from mqspec.conformance.frontends.render import render_divergence
 from mqspec.reference.errors import DriverError
+from mqspec.reference.types import Finding
 
 
 @pytest.fixture(scope="module")
@@ -36,8 +41,29 @@ def mq(request: pytest.FixtureRequest) -> Iterator[tuple[QueueAdapter, str, str]
         cleanup()
 
 
-def _warn(findings: object) -> None:
-    for finding in findings:  # type: ignore[attr-defined]
+class PytestVerdicts:
+    """The engine's events in pytest's terms (an `EventHandler`): a skipped scenario skips the
+    test, SHOULD findings are issued as warnings as they come, divergences are kept for
+    `finish`, which fails the test with all of them."""
+
+    def __init__(self) -> None:
+        self.failures: list[str] = []
+
+    def handle_event(self, event: Event) -> None:
+        if isinstance(event, ScenarioDone) and event.status == "skip":
+            pytest.skip(f"{event.scenario.clause.id}: {event.reason}")
+        if isinstance(event, ScenarioDone | PhaseDone):
+            self.failures += [render_divergence(d) for d in event.divergences]
+            _warn(event.warnings)
+
+    def finish(self) -> None:
+        """Fail the test if any event carried a divergence."""
+        if self.failures:
+            pytest.fail("\n\n".join(self.failures), pytrace=False)
+
+
+def _warn(findings: Iterable[Finding]) -> None:
+    for finding in findings:
         warnings.warn(finding.render(), stacklevel=2)
 
 
@@ -50,12 +76,9 @@ def test_scenario(
     realtime = PROFILES[request.config.getoption("--mq-profile")].realtime
     if realtime or not adapter.capabilities.virtual_time:
         check_realtime(adapter.capabilities, url)
-    done = run_scenario(adapter, item, url, strict, realtime=realtime)
-    if done.status == "skip":
-        pytest.skip(f"{item.clause.id}: {done.reason}")
-    if done.divergences:
-        pytest.fail("\n\n".join(map(render_divergence, done.divergences)), pytrace=False)
-    _warn(done.warnings)
+    verdicts = PytestVerdicts()
+    verdicts.handle_event(run_scenario(adapter, item, url, strict, realtime=realtime))
+    verdicts.finish()
 
 
 def test_state_machine(mq: tuple[QueueAdapter, str, str], request: pytest.FixtureRequest) -> None:
@@ -66,17 +89,12 @@ def test_state_machine(mq: tuple[QueueAdapter, str, str], request: pytest.Fixtur
         pytest.skip("the realtime profile runs the scenarios only")
     strict = request.config.getoption("--mq-strict")
     seed = request.config.getoption("--mq-seed")
-    failures = []
+    verdicts = PytestVerdicts()
     try:
         for done in run_search(
             adapter, profile, url=url, opened_url=opened, strict=strict, seed=seed
         ):
-            divergences = getattr(done, "divergences", None)
-            if divergences is None:  # the concurrency phase keeps one
-                divergences = () if done.divergence is None else (done.divergence,)
-            failures += [render_divergence(d) for d in divergences]
-            _warn(getattr(done, "warnings", ()))
+            verdicts.handle_event(done)
     except DriverError as err:
         pytest.fail(f"could not drive {url}: {err}", pytrace=False)
-    if failures:
-        pytest.fail("\n\n".join(failures), pytrace=False)
+    verdicts.finish()

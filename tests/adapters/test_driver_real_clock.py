@@ -2,7 +2,8 @@
 harness's ``now``, as a production backend does.
 
 These tests sleep on the real clock, so they are few and short: about 2.2 s per driver, with a
-reservation timeout of 1 s asked for in hello. Between two steps the test checks how much
+reservation timeout of 1 s asked for in hello (the whole `mqspec check` runs at the end take
+much longer, and are marked slow). Between two steps the test checks how much
 real time went by, so a loaded machine cannot make a step mean something else (a Reserve
 that came too late to be "at once" fails as such instead of passing by luck).
 """
@@ -91,6 +92,8 @@ def test_a_real_clock_driver_ignores_the_requests_now(driver: Any) -> None:
 
 
 # -- the whole check on the real clock, as a user runs it ------------------------------------
+# Each sleeps through the real-clock scenarios and a 15 s search: marked slow (`make test` runs
+# them, `make test-fast` does not).
 
 MQSPEC = Path(sys.executable).with_name("mqspec")
 BROKEN = Path(__file__).resolve().parent / "drivers_for_tests" / "broken.py"
@@ -106,6 +109,7 @@ def _check(*args: str) -> subprocess.CompletedProcess[str]:
     )
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("driver", DRIVERS)
 def test_check_runs_the_real_clock_state_machine_on_a_real_clock_driver(driver: Any) -> None:
     """No --timeout: the harness asks for T = 1 s in hello, and the driver adopts it."""
@@ -117,6 +121,7 @@ def test_check_runs_the_real_clock_state_machine_on_a_real_clock_driver(driver: 
     assert "verdict: conforms" in out
 
 
+@pytest.mark.slow
 def test_check_fails_a_broken_real_clock_driver_on_its_clause_MQ_RESTORE_1() -> None:
     run = _check(f"exec:{sys.executable} {BROKEN} never-restores --real-clock")
     out = run.stdout + run.stderr

@@ -24,6 +24,7 @@ COMMANDS = {
 RUNS = 20
 
 
+@pytest.mark.slow  # twenty whole concurrency checks per driver
 @pytest.mark.parametrize("name", sorted(COMMANDS))
 def test_correct_driver_passes_twenty_concurrency_runs_in_a_row(name: str) -> None:
     argv = COMMANDS[name]

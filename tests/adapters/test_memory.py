@@ -11,7 +11,8 @@ import pytest
 
 from mqspec.adapters.base import QueueAdapter
 from mqspec.adapters.memory import MemoryQueue, from_url
-from mqspec.adapters.selftest.variants import CORRECT_VARIANTS, ReversedTiesQueue, TickerQueue
+from mqspec.adapters.selftest.catalogue import CORRECT_VARIANTS
+from mqspec.adapters.selftest.variants import ReversedTiesQueue, TickerQueue
 from mqspec.reference.errors import UsageError
 from mqspec.reference.jsonvalue import TOKEN_KEY, json_equal, without_token
 from mqspec.reference.tasks import task_problem
@@ -403,7 +404,10 @@ def test_from_url_defaults():
     assert (caps.duplicate_ids, caps.max_jobs) == ("distinct", None)
 
 
-@pytest.mark.parametrize("word,expected", [("1", True), ("yes", True), ("False", False)])
+@pytest.mark.parametrize(
+    "word,expected",
+    [("1", True), ("yes", True), ("False", False), ("on", True), ("OFF", False), ("0", False)],
+)
 def test_from_url_options(word, expected):
     q = from_url(f"memory://?timeout=5&tokens={word}&duplicates=reject&max_jobs=100")
     caps = q.capabilities
@@ -434,6 +438,14 @@ def test_from_url_errors_name_option_and_value(url, words):
         from_url(url)
     for word in words:
         assert word in str(info.value)
+
+
+def test_from_url_unknown_option_lists_the_known_ones():
+    with pytest.raises(UsageError) as info:
+        from_url("memory://?queue=jobs")  # an in-process queue has no namespace
+    assert str(info.value) == (
+        "unknown memory URL option queue='jobs' (known: timeout, tokens, duplicates, max_jobs)"
+    )
 
 
 # -- TickerQueue ---------------------------------------------------------------------------------

@@ -26,7 +26,7 @@ from typing import Any
 
 import pytest
 
-from mqspec.adapters import process
+from mqspec.adapters import driver_process, driver_protocol
 from mqspec.adapters.process import (
     BackendError,
     DriverDied,
@@ -119,6 +119,7 @@ def test_example_driver_conforms(argv: list[str], small_profile: None) -> None:
     assert result.capabilities.reservation_tokens == ("--tokens" in argv)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("bug", "clause"),
     [
@@ -222,7 +223,7 @@ def test_hello_defaults_missing_capabilities_and_ignores_unknown_ones() -> None:
 
 def test_capabilities_from_json_names_the_bad_key() -> None:
     assert capabilities_from_json({"slack": 2, "future_key": 1}) == Capabilities(slack=2)
-    assert set(Capabilities().to_json()) == set(process._CAPABILITY_KEYS)
+    assert set(Capabilities().to_json()) == set(driver_protocol.CAPABILITY_KEYS)
     with pytest.raises(ValueError, match=r"^capability durable must be true or false, got 1$"):
         capabilities_from_json({"durable": 1})
     with pytest.raises(ValueError, match=r"^capability slack must be finite and >= 0, got -1$"):
@@ -230,8 +231,8 @@ def test_capabilities_from_json_names_the_bad_key() -> None:
 
 
 def test_large_integers_are_read_as_javascript_reads_them() -> None:
-    assert process._parse_int("9007199254740992") == 2**53
-    assert process._parse_int("71250464417208070") == 7.125046441720807e16  # JS's 7.1e16
+    assert driver_protocol.parse_int("9007199254740992") == 2**53
+    assert driver_protocol.parse_int("71250464417208070") == 7.125046441720807e16  # JS's 7.1e16
 
 
 # -- misbehaving drivers: each fault is a DriverError naming it, and no process is left --------
@@ -358,7 +359,9 @@ def test_a_settable_driver_that_answers_another_timeout_is_a_driver_error(
 
 @pytest.mark.parametrize("bad", [0, -1, float("nan"), float("inf"), True, "1"])
 def test_a_bad_reservation_timeout_is_a_usage_error(bad: Any) -> None:
-    with pytest.raises(UsageError, match=r"^reservation_timeout must be a finite number"):
+    with pytest.raises(
+        UsageError, match=r"^reservation_timeout=.*: must be (a number of seconds|finite and > 0)$"
+    ):
         ProcessQueue(python_driver(), reservation_timeout=bad)
 
 
@@ -515,7 +518,7 @@ def test_command_not_executable(tmp_path: Path) -> None:
 def test_close_kills_a_driver_that_ignores_end_of_input_and_sigterm(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setattr(process, "_GRACE", 0.2)
+    monkeypatch.setattr(driver_process, "_GRACE", 0.2)
     q = ProcessQueue(misbehaving("ignore-eof"))
     pid = q.pid
     assert pid is not None
@@ -536,7 +539,7 @@ def test_deadline_comes_from_the_environment(monkeypatch: pytest.MonkeyPatch) ->
     monkeypatch.setenv("MQSPEC_DRIVER_DEADLINE", "soon")
     with pytest.raises(UsageError, match=r"^MQSPEC_DRIVER_DEADLINE='soon': expected seconds$"):
         ProcessQueue(python_driver())
-    with pytest.raises(UsageError, match=r"^deadline must be finite and > 0, got 0$"):
+    with pytest.raises(UsageError, match=r"^deadline=0: must be finite and > 0$"):
         ProcessQueue(python_driver(), deadline=0)
 
 

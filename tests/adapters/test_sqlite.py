@@ -53,7 +53,7 @@ def ids(queue: SqliteQueue, now: float, n: int) -> list[str | None]:
     return out
 
 
-def rows(db: Path, table: str = "mq_default") -> int:
+def rows(db: Path, table: str = "mqspec_q_default") -> int:
     with sqlite3.connect(db) as conn:
         return conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
 
@@ -391,11 +391,51 @@ def test_queue_names_isolated_and_drop_keeps_others(db: Path) -> None:
     b.close()
     with sqlite3.connect(db) as conn:
         tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
-    assert "mq_default" in tables and "mq_other_1" not in tables
+    assert "mqspec_q_default" in tables and "mqspec_q_other_1" not in tables
     assert ids(a, 2, 2) == ["z", None]
     a.close()
     SqliteQueue(db).drop()  # drop also works on a freshly opened queue
     assert rows_or_none(db) is None
+
+
+def table_names_in(db: Path) -> set[str]:
+    with sqlite3.connect(db) as conn:
+        return {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+
+
+def test_tables_are_named_as_on_the_servers(db: Path) -> None:
+    SqliteQueue(db, queue="Jobs").close()
+    assert {"mqspec_q_jobs", "mqspec_clock_jobs"} <= table_names_in(db)
+
+
+def test_tables_of_an_older_file_are_left_alone(db: Path) -> None:
+    with sqlite3.connect(db) as conn:  # the layout an older mqspec wrote
+        conn.execute("CREATE TABLE mq_default (seq INTEGER PRIMARY KEY, task TEXT)")
+        conn.execute("INSERT INTO mq_default (task) VALUES ('{}')")
+    queue = SqliteQueue(db)
+    try:
+        assert queue.reserve(0) is None  # the old table's job is not read
+        queue.reset(0)
+    finally:
+        queue.close()
+    queue.drop()
+    assert "mq_default" in table_names_in(db)
+    assert rows(db, "mq_default") == 1
+
+
+def test_queue_names_are_capped_at_40_characters(db: Path) -> None:
+    SqliteQueue(db, queue="q" * 40).close()
+    with pytest.raises(UsageError, match="1 to 40"):
+        SqliteQueue(db, queue="q" * 41)
+
+
+@pytest.mark.parametrize(("word", "expected"), [("on", True), ("Yes", True), ("off", False)])
+def test_from_url_boolean_spellings(tmp_path: Path, word: str, expected: bool) -> None:
+    queue = SqliteQueue.from_url(f"sqlite://{tmp_path}/q.db?tokens={word}")
+    try:
+        assert queue.capabilities.reservation_tokens is expected
+    finally:
+        queue.close()
 
 
 def rows_or_none(db: Path) -> int | None:
@@ -412,7 +452,7 @@ def test_drop_after_close(db: Path) -> None:
     queue.drop()
     assert rows_or_none(db) is None
     with pytest.raises(sqlite3.OperationalError):
-        rows(db, "mq_gone")
+        rows(db, "mqspec_q_gone")
 
 
 def test_closed_queue_raises(q: SqliteQueue) -> None:
@@ -466,7 +506,7 @@ def test_from_url_absolute_path_and_options(tmp_path: Path) -> None:
         assert cap.max_jobs == 100
     finally:
         queue.close()
-    assert rows(tmp_path / "q.db", "mq_jobs") == 0
+    assert rows(tmp_path / "q.db", "mqspec_q_jobs") == 0
 
 
 @pytest.mark.parametrize("url", ["sqlite:///./rel.db", "sqlite:rel.db", "sqlite:./rel.db"])

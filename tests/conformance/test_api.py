@@ -9,7 +9,8 @@ from mqspec.adapters.memory import MemoryQueue
 from mqspec.adapters.selftest.mutants import EmptyIsError, RestoreToTail
 from mqspec.conformance import check
 from mqspec.conformance.core import engine
-from mqspec.conformance.core.engine import Profile, RunResult
+from mqspec.conformance.core.profiles import Profile
+from mqspec.conformance.core.results import RunResult
 from mqspec.reference.errors import DriverError, UsageError
 
 

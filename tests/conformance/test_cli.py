@@ -20,7 +20,7 @@ from click.testing import CliRunner
 from mqspec.adapters.memory import MemoryQueue
 from mqspec.adapters.selftest.mutants import EmptyIsError
 from mqspec.conformance.core import engine
-from mqspec.conformance.core.engine import Profile
+from mqspec.conformance.core.profiles import Profile
 from mqspec.conformance.frontends.cli import main
 
 SMALL = Profile("quick", examples=10, steps=15)
@@ -126,6 +126,7 @@ def test_broken_adapter_diverges_with_the_clause_in_the_summary():
     assert replayed.exit_code == 1
 
 
+@pytest.mark.slow
 def test_strict_run_puts_strict_in_the_replay_command(tmp_path):
     url = "py:mqspec.adapters.selftest.mutants:RestoreToTail"
     out = invoke("check", url, "--strict", "--report", "r")

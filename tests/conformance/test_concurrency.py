@@ -5,7 +5,7 @@ client (both serialise calls), SQLite with one connection per client on one file
 servers (Redis, PostgreSQL, MariaDB) with one connection per client on one namespace. (This
 check found two real bugs, since fixed: SQLite read its clock before waiting for the write
 lock, and MariaDB's Reserve skipped rows another Reserve's scan had locked.) Each race
-mutant must fail it on its clause, with a minimal program; and Unknown verdicts are counted,
+mutant must fail it on its clause, with a minimal program; and Undecided verdicts are counted,
 never failures.
 """
 
@@ -17,7 +17,7 @@ import pytest
 
 from mqspec.adapters.memory import MemoryQueue
 from mqspec.adapters.registry import open_adapter
-from mqspec.adapters.selftest.race_mutants import RACE_MUTANTS
+from mqspec.adapters.selftest.catalogue import RACE_MUTANTS
 from mqspec.adapters.sqlite import SqliteQueue
 from mqspec.conformance.concurrency.check import PROFILES, ConcurrencyOutcome, run_concurrency
 from mqspec.conformance.concurrency.timeline import render_svg
@@ -51,7 +51,7 @@ def test_memory_queue_conforms_under_the_quick_profile():
 
 def test_memory_queue_with_tokens_and_delays_counts_unknown_as_unknown():
     # T = 5 ms on virtual time: reservations expire while the clients run, so histories are
-    # not time-separated; the exact checker may say Unknown, which must never be a violation.
+    # not time-separated; the exact checker may say Undecided, which must never be a violation.
     outcome = run_concurrency(MemoryQueue(timeout=0.005, tokens=True), seed=2, **QUICK)
     assert_conforms(outcome)
     assert outcome.unknown_count == sum(n for _, n in outcome.unknown)

@@ -27,8 +27,8 @@ from typing import ClassVar
 import pytest
 
 from mqspec.adapters.memory import MemoryQueue
+from mqspec.adapters.selftest.catalogue import RACE_MUTANTS
 from mqspec.adapters.selftest.race_mutants import (
-    RACE_MUTANTS,
     DeleteRacesRestore,
     NonAtomicReserve,
     PeekThenTake,
@@ -36,7 +36,7 @@ from mqspec.adapters.selftest.race_mutants import (
 from mqspec.conformance.concurrency import linearize
 from mqspec.conformance.concurrency.fastcheck import find_anomalies
 from mqspec.conformance.concurrency.history import from_jsonl, to_jsonl
-from mqspec.conformance.concurrency.linearize import Linearizable, NotLinearizable, Unknown
+from mqspec.conformance.concurrency.linearize import Linearizable, NotLinearizable, Undecided
 from mqspec.conformance.concurrency.recorder import record
 from mqspec.reference.errors import DriverError, UsageError
 from mqspec.reference.jsonvalue import TOKEN_KEY
@@ -90,7 +90,7 @@ def test_memory_queue_histories_are_clean_and_linearizable(clients, barrier_ever
 
 def test_delayed_pushes_in_a_recording():
     # Two delayed pushes with overlapping windows make a history that is not time-separated
-    # (their enqueue instants may compare either way): Unknown is then allowed, a false
+    # (their enqueue instants may compare either way): Undecided is then allowed, a false
     # NotLinearizable never.
     for seed in range(3):
         history = record(
@@ -115,7 +115,7 @@ def test_windows_decide_recorded_histories_too():
 
 def test_restores_during_the_recording_on_the_queue_clock():
     # T = 1 ms: reservations expire while the clients run; the queue reads its own clock. Such
-    # a history is not time-separated: the exact checker may find a witness or answer Unknown,
+    # a history is not time-separated: the exact checker may find a witness or answer Undecided,
     # but it must never call it NotLinearizable.
     for seed in range(3):
         history = record(
@@ -251,7 +251,8 @@ def test_a_factory_that_fails_is_a_driver_error():
 @pytest.mark.parametrize("mutant", RACE_MUTANTS, ids=lambda m: m.name)
 def test_every_race_mutant_is_caught_on_its_clause(mutant):
     """The catalogue's own recording options catch each mutant on its clause."""
-    caught(mutant.factory, mutant.clauses[0], attempts=10, **mutant.record_options)
+    (clause,) = mutant.clauses
+    caught(mutant.factory, clause, attempts=10, **mutant.record_options)
 
 
 def test_check_then_act_reserve_delivers_one_job_twice_MQ_RESERVE_3():
@@ -266,7 +267,7 @@ def test_check_then_act_reserve_delivers_one_job_twice_MQ_RESERVE_3():
         history.operations[i] for i in anomaly.operations if history.operations[i].op == "reserve"
     ]
     assert len(reserves) == 2 and reserves[0].returned["id"] == reserves[1].returned["id"]
-    assert isinstance(linearize.check(history, budget=1), (NotLinearizable, Unknown))
+    assert isinstance(linearize.check(history, budget=1), (NotLinearizable, Undecided))
 
 
 def test_delete_racing_restore_brings_a_deleted_job_back_MQ_RESERVE_2():
@@ -294,4 +295,4 @@ def test_non_atomic_reserve_loses_jobs_MQ_LOSS_1():
         abandon_rate=1.0,
     )
     assert history.operations[anomaly.operations[-1]].drain
-    assert isinstance(linearize.check(history, budget=1), (NotLinearizable, Unknown))
+    assert isinstance(linearize.check(history, budget=1), (NotLinearizable, Undecided))

@@ -10,6 +10,7 @@ import attrs
 import pytest
 
 from mqspec.adapters.memory import MemoryQueue
+from mqspec.adapters.selftest.catalogue import CORRECT_VARIANTS
 from mqspec.adapters.selftest.mutants import (
     AcceptsInvalid,
     DeleteAbsentFails,
@@ -17,23 +18,18 @@ from mqspec.adapters.selftest.mutants import (
     EmptyIsError,
     RestoreToTail,
 )
-from mqspec.adapters.selftest.variants import CORRECT_VARIANTS, TickerQueue
+from mqspec.adapters.selftest.variants import TickerQueue
 from mqspec.conformance.core import engine
-from mqspec.conformance.core.engine import (
-    NOT_EXERCISED,
-    Profile,
-    RunFinished,
-    RunResult,
-    RunStarted,
-    ScenarioDone,
-    StatefulDone,
-    run,
-)
+from mqspec.conformance.core.engine import NOT_EXERCISED, run
+from mqspec.conformance.core.events import PhaseDone, RunFinished, RunStarted, ScenarioDone
+from mqspec.conformance.core.profiles import Profile
+from mqspec.conformance.core.results import RunResult
 from mqspec.conformance.core.scenarios import SCENARIOS
 from mqspec.conformance.core.statemachine import machine_for
+from mqspec.conformance.core.violations import ContractViolation
 from mqspec.conformance.frontends.render import render_divergence, render_failure, render_summary
 from mqspec.reference.clauses import CATALOGUE
-from mqspec.reference.errors import ContractViolation, UsageError
+from mqspec.reference.errors import UsageError
 
 SMALL = Profile("quick", examples=8, steps=15)
 LIVE_CLAUSES = [c.id for c in CATALOGUE.values() if not c.withdrawn]
@@ -75,7 +71,7 @@ def test_events_in_order_and_verdict_conforms():
     scenario_events = seen[1 : 1 + len(SCENARIOS)]
     assert all(isinstance(e, ScenarioDone) for e in scenario_events)
     assert [e.scenario for e in scenario_events] == SCENARIOS
-    assert isinstance(seen[-2], StatefulDone)
+    assert isinstance(seen[-2], PhaseDone) and seen[-2].phase == "stateful"
     assert seen[-2].examples == SMALL.examples
     assert seen[-2].divergence is None
     assert isinstance(seen[-1], RunFinished)
@@ -187,11 +183,12 @@ def test_a_mutant_diverges_with_a_transcript_MQ_RESERVE_1():
     assert [s.op for s in own.transcript.steps] == ["reserve"]
 
 
+@pytest.mark.slow
 def test_the_stateful_machine_finds_a_divergence_alone_MQ_DELETE_3(monkeypatch):
     monkeypatch.setattr(engine, "SCENARIOS", [])
     seen = events(DeleteAbsentFails())
     stateful = seen[-2]
-    assert isinstance(stateful, StatefulDone)
+    assert isinstance(stateful, PhaseDone) and stateful.phase == "stateful"
     assert stateful.divergence is not None
     assert stateful.divergence.source == "stateful"
     assert stateful.divergence.clause.id == "MQ-DELETE-3"
@@ -328,7 +325,7 @@ def test_render_divergence_without_a_transcript():
 def test_a_dead_backend_is_reported_by_its_own_failure_not_as_flakiness():
     """A driver that dies mid-run makes Hypothesis's re-runs fail at reset; the run must name
     the driver's failure, not Hypothesis's FlakyStrategyDefinition."""
-    from mqspec.conformance.core.engine import _backend_failure
+    from mqspec.conformance.core.machine_search import backend_failure
 
     class Dead(MemoryQueue):
         failure = "exec driver 'x' exited with code 4 before answering request seq 9 (push)"
@@ -336,5 +333,64 @@ def test_a_dead_backend_is_reported_by_its_own_failure_not_as_flakiness():
         def reset(self, now):
             raise RuntimeError("broken pipe")
 
-    assert _backend_failure(Dead()) == Dead.failure
-    assert _backend_failure(MemoryQueue()) is None
+    assert backend_failure(Dead()) == Dead.failure
+    assert backend_failure(MemoryQueue()) is None
+
+
+# -- the tally and the phase event --------------------------------------------------------------
+
+
+def test_the_tally_fails_every_clause_a_concurrency_phase_broke_with_one_divergence_shown():
+    from mqspec.conformance.core.events import PhaseDone
+    from mqspec.conformance.core.results import ConcurrencySummary, Divergence
+    from mqspec.conformance.core.tally import Tally
+    from mqspec.reference.types import Finding
+
+    first = Finding(CATALOGUE["MQ-RESERVE-3"], "job a served twice")
+    second = Finding(CATALOGUE["MQ-ORDER-1"], "low priority before high")
+    counts = ConcurrencySummary(4, 40, 2, (("budget", 3),), 0.5, 4)
+    done = PhaseDone(
+        "concurrency",
+        (Divergence(first, "concurrency: round 1", None),),
+        concurrency=counts,
+        violations=(first, second),
+    )
+    tally = Tally(strict=False, unexercised={})
+    tally.handle_event(done)
+    status = {c.clause.id: (c.status, c.reason) for c in tally.results()}
+    assert status["MQ-RESERVE-3"] == ("fail", "job a served twice")
+    assert status["MQ-ORDER-1"] == ("fail", "low priority before high")
+    assert [d.clause.id for d in tally.divergences] == ["MQ-RESERVE-3"]
+    assert tally.concurrent == counts and counts.unknown_count == 3
+    assert tally.crash_counts is None and tally.fault_stats is None
+
+
+def test_the_tally_passes_MQ_DURABLE_1_only_when_a_crash_phase_restarted_the_queue():
+    from mqspec.conformance.core.events import PhaseDone
+    from mqspec.conformance.core.tally import Tally
+
+    reasons = {"MQ-DURABLE-1": "no crash happened in this run"}
+    for restarts, expected in (
+        (0, ("skip", reasons["MQ-DURABLE-1"])),
+        (3, ("pass", "3 crashes and restarts")),
+    ):
+        tally = Tally(strict=False, unexercised=reasons)
+        tally.handle_event(PhaseDone("crash", examples=5, restarts=restarts))
+        status = {c.clause.id: (c.status, c.reason) for c in tally.results()}
+        assert status["MQ-DURABLE-1"] == expected
+        assert tally.crash_counts == (restarts, 0)
+
+
+def test_render_phase_names_what_ran_and_its_counts():
+    from mqspec.conformance.core.events import PhaseDone
+    from mqspec.conformance.frontends.render import render_phase
+
+    assert render_phase(PhaseDone("stateful", examples=8)) == "state machine, 8 examples: ok"
+    real = PhaseDone("stateful", examples=12, elapsed=30.4, clock="real", workers=3, steps=90)
+    assert render_phase(real) == (
+        "state machine on the real clock, 3 workers, 12 examples, 90 operations in 30s: ok"
+    )
+    crash = PhaseDone("crash", examples=5, restarts=7, cuts=2)
+    assert render_phase(crash) == (
+        "state machine with crashes, 5 examples, 7 restarts, 2 inside operations: ok"
+    )

@@ -359,7 +359,7 @@ def test_a_reserve_of_unknown_outcome_may_hold_one_job():
     )
     found = find_anomalies(two)
     assert [(a.clause.id, a.operations) for a in found] == [("MQ-LOSS-1", (0, 1, 3))]
-    assert isinstance(linearize.check(two), (NotLinearizable, linearize.Unknown))
+    assert isinstance(linearize.check(two), (NotLinearizable, linearize.Undecided))
 
 
 def test_render_lists_the_operations():

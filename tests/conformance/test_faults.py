@@ -1,4 +1,4 @@
-"""Tests of fault runs (mqspec.conformance.faults.runs, faulty, _ledger): issue 8.
+"""Tests of fault runs (mqspec.conformance.faults.runs, injection, ledger).
 
 A correct queue must pass the faults machine under heavy faults with zero lost, duplicated or
 unexpected jobs (MQ-LOSS-1, MQ-LOSS-2); every fault mutant must be caught on one of its
@@ -23,9 +23,8 @@ from hypothesis.stateful import RuleBasedStateMachine, get_state_machine_test
 from mqspec.adapters.base import FaultInjected, QueueAdapter
 from mqspec.adapters.memory import MemoryQueue
 from mqspec.adapters.registry import open_adapter
+from mqspec.adapters.selftest.catalogue import FAULT_CORRECT, FAULT_MUTANTS
 from mqspec.adapters.selftest.fault_mutants import (
-    FAULT_CORRECT,
-    FAULT_MUTANTS,
     DeleteAcksFailedWrite,
     PopBeforeRecord,
     PushRetriesTwice,
@@ -33,10 +32,11 @@ from mqspec.adapters.selftest.fault_mutants import (
 from mqspec.conformance.core.session import Session
 from mqspec.conformance.core.statemachine import machine_for
 from mqspec.conformance.core.transcript import Step
+from mqspec.conformance.core.violations import ContractViolation
 from mqspec.conformance.faults.injection import FaultyQueue
 from mqspec.conformance.faults.ledger import tally
 from mqspec.conformance.faults.runs import FaultRig
-from mqspec.reference.errors import ContractViolation, UsageError
+from mqspec.reference.errors import UsageError
 from mqspec.reference.types import Failed, Ok, Unknown
 
 from ..adapters.servers import (
@@ -102,7 +102,11 @@ def test_memory_passes_heavy_faults_with_nothing_lost_MQ_LOSS_1_MQ_LOSS_2(seed: 
     assert {w.clause.id for w in machine.findings} <= {"MQ-LOSS-3"}
 
 
-@pytest.mark.parametrize(("name", "factory"), FAULT_CORRECT, ids=[n for n, _ in FAULT_CORRECT])
+@pytest.mark.parametrize(
+    ("name", "factory"),
+    [(q.name, q.factory) for q in FAULT_CORRECT],
+    ids=[q.name for q in FAULT_CORRECT],
+)
 def test_correct_queue_with_fault_points_passes_MQ_LOSS_2(name: str, factory: Any) -> None:
     """Faults inside operations of a queue that handles them: full effect or none."""
     with FaultRig(factory(), name) as rig:
@@ -115,7 +119,9 @@ def test_correct_queue_with_fault_points_passes_MQ_LOSS_2(name: str, factory: An
 
 
 @pytest.mark.parametrize(
-    ("name", "factory", "clauses"), FAULT_MUTANTS, ids=[m[0] for m in FAULT_MUTANTS]
+    ("name", "factory", "clauses"),
+    [(m.name, m.factory, m.clauses) for m in FAULT_MUTANTS],
+    ids=[m.name for m in FAULT_MUTANTS],
 )
 def test_fault_mutant_is_caught_on_its_clause(name: str, factory: Any, clauses: frozenset) -> None:
     """pop-before-record: MQ-LOSS-1/MQ-LOSS-2; push-retries-twice: MQ-RESERVE-3/MQ-LOSS-2/
@@ -132,7 +138,9 @@ def test_fault_mutant_is_caught_on_its_clause(name: str, factory: Any, clauses: 
 
 
 @pytest.mark.parametrize(
-    ("name", "factory", "clauses"), FAULT_MUTANTS, ids=[m[0] for m in FAULT_MUTANTS]
+    ("name", "factory", "clauses"),
+    [(m.name, m.factory, m.clauses) for m in FAULT_MUTANTS],
+    ids=[m.name for m in FAULT_MUTANTS],
 )
 def test_fault_mutant_conforms_without_faults(name: str, factory: Any, clauses: frozenset) -> None:
     """Each bug shows only under faults: the plain machine passes the same queue."""
@@ -151,7 +159,7 @@ def test_fault_mutant_conforms_without_faults(name: str, factory: Any, clauses: 
 def test_anomaly_is_counted_and_attributed_MQ_LOSS_1(factory: Any, kind: str) -> None:
     """Each mutant's anomaly shows in the drain counts (and only it), attributed to the clause
     the case failed on: never "none", which would be a hole in the model."""
-    clauses = next(m[2] for m in FAULT_MUTANTS if m[1] is factory)
+    clauses = next(m.clauses for m in FAULT_MUTANTS if m.factory is factory)
     counted = 0
     for seed in range(10):  # which cases reach the anomaly depends on the programs drawn
         if counted:
@@ -337,6 +345,7 @@ def server_queue(request: pytest.FixtureRequest) -> Iterator[tuple[QueueAdapter,
     adapter.drop()  # type: ignore[attr-defined]
 
 
+@pytest.mark.slow
 @pytest.mark.server
 @pytest.mark.parametrize("seed", [0, 1])
 @pytest.mark.parametrize("server_queue", SERVERS, ids=[e for e, _ in SERVERS], indirect=True)

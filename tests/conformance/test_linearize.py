@@ -20,7 +20,7 @@ import pytest
 from mqspec.adapters.memory import MemoryQueue
 from mqspec.conformance.concurrency import fastcheck, linearize
 from mqspec.conformance.concurrency.history import History, Operation
-from mqspec.conformance.concurrency.linearize import Linearizable, NotLinearizable, Unknown
+from mqspec.conformance.concurrency.linearize import Linearizable, NotLinearizable, Undecided
 from mqspec.reference.model import Model
 from mqspec.reference.types import Capabilities, Failed, Ok
 from mqspec.reference.types import Unknown as Cut
@@ -247,7 +247,7 @@ def test_agrees_with_brute_force_on_random_histories(seed):
             elif separated:
                 assert isinstance(result, NotLinearizable), where
             else:
-                assert isinstance(result, Unknown) and result.failure is not None, where
+                assert isinstance(result, Undecided) and result.failure is not None, where
             if valid:
                 assert not isinstance(result, NotLinearizable), where
         if valid and separated:
@@ -265,7 +265,7 @@ def test_agrees_with_brute_force_on_random_histories(seed):
         # Time-separated but for delayed pushes.
         ({"cuts": 0.0, "timeouts": (100.0,), "ids": "ABCDEFGHIJKLMNOP"}, 5.0),
         # Restores, cut calls, duplicate ids: often not time-separated, or past the model's
-        # bound on possible states, and then Unknown is a fair answer.
+        # bound on possible states, and then Undecided is a fair answer.
         ({}, 0.2),
     ],
 )
@@ -390,7 +390,7 @@ def test_budget_exhaustion_answers_unknown_never_not_linearizable():
     ops = [call(c, "push", 0.001 * c, 10 + 0.001 * c, "ok", task(f"j{c}", 1)) for c in range(12)]
     ops.append(call(20, "reserve", 11, 12, "nope"))
     result = linearize.check(history(*ops), budget=0.0, windows=False)
-    assert isinstance(result, Unknown)
+    assert isinstance(result, Undecided)
     assert "budget" in result.reason
 
 
@@ -399,7 +399,7 @@ def test_the_models_bound_on_possible_states_gives_unknown():
     cuts = [call(c, "push", 0, None, Cut("cut"), task(f"u{c}")) for c in range(2)]
     h = history(*cuts, call(3, "reserve", 1, 2, "nope"))
     result = linearize.check(h, max_worlds=2)
-    assert isinstance(result, Unknown)
+    assert isinstance(result, Undecided)
     assert "inconclusive" in result.reason
     assert isinstance(linearize.check(h), NotLinearizable)
 

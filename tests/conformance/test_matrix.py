@@ -9,6 +9,8 @@ from __future__ import annotations
 import tempfile
 from pathlib import Path
 
+import pytest
+
 from mqspec.conformance.frontends.matrix import SHIPPED, render_matrix, row_result
 
 from ..adapters.servers import require
@@ -16,6 +18,7 @@ from ..adapters.servers import require
 MATRIX = Path(__file__).resolve().parents[2] / "reports" / "matrix.md"
 
 
+@pytest.mark.slow
 def test_checked_in_matrix_is_current() -> None:
     for row in SHIPPED:
         if row.server:

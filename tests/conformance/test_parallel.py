@@ -2,9 +2,8 @@
 
 A correct queue passes every parallel program; each race mutant of
 `mqspec.adapters.selftest.race_mutants` is caught on its clause and shrunk to a program of a few
-steps;
-the program strategy shrinks towards fewer, simpler steps; and a run's history is a proper
-concurrent history (one clock, branches overlapping, a final drain).
+calls; the program strategy shrinks towards fewer, simpler instructions; and a run's history is a
+proper concurrent history (one clock, branches overlapping, a final drain).
 """
 
 from __future__ import annotations
@@ -13,9 +12,16 @@ import pytest
 from hypothesis import find, given, settings
 
 from mqspec.adapters.memory import MemoryQueue
-from mqspec.adapters.selftest.race_mutants import RACE_MUTANTS
+from mqspec.adapters.selftest.catalogue import RACE_MUTANTS
 from mqspec.conformance.concurrency.parallel import check_parallel, judge, run_program
-from mqspec.conformance.concurrency.programs import Delete, Program, Push, Reserve, programs, steps
+from mqspec.conformance.concurrency.programs import (
+    Delete,
+    Program,
+    Push,
+    Reserve,
+    instructions,
+    programs,
+)
 from mqspec.reference.errors import UsageError
 
 LONG = 3600
@@ -53,7 +59,7 @@ def test_memory_queue_with_tokens_and_a_factory_passes():
 @pytest.mark.parametrize("mutant", RACE_MUTANTS, ids=lambda m: m.name)
 def test_every_race_mutant_is_caught_and_shrunk(mutant):
     """PeekThenTake on MQ-RESERVE-3, DeleteRacesRestore on MQ-RESERVE-2, NonAtomicReserve on
-    MQ-LOSS-1: each caught on its clause, with a minimal program of at most 8 steps."""
+    MQ-LOSS-1: each caught on its clause, with a minimal program of at most 8 instructions."""
     for seed in range(3):  # a race may hide for one seed; three is plenty
         result = check_parallel(mutant.factory(), seed=seed, **mutant.parallel_options)
         if not result.ok:
@@ -68,7 +74,8 @@ def test_every_race_mutant_is_caught_and_shrunk(mutant):
     assert any(a.clause.id in mutant.clauses for a in found)
 
 
-def test_shrinking_goes_to_fewer_simpler_steps():
+@pytest.mark.slow
+def test_shrinking_goes_to_fewer_simpler_instructions():
     def shrunk(condition):
         return find(programs(), condition, settings=settings(database=None, max_examples=200))
 
@@ -76,25 +83,25 @@ def test_shrinking_goes_to_fewer_simpler_steps():
         lambda p: sum(any(isinstance(s, Reserve) for s in b) for b in p.branches) >= 2
     )
     assert two_reserves == Program((), ((Reserve(),), (Reserve(),)))
-    a_push = shrunk(lambda p: any(isinstance(s, Push) for s in steps(p)))
+    a_push = shrunk(lambda p: any(isinstance(s, Push) for s in instructions(p)))
     assert a_push.size == 2 and a_push.prefix == ()
-    (push,) = [s for s in steps(a_push) if isinstance(s, Push)]
+    (push,) = [s for s in instructions(a_push) if isinstance(s, Push)]
     assert push.id == "j0" and push.delay == 0
-    delayed = shrunk(lambda p: any(isinstance(s, Push) and s.delay for s in steps(p)))
-    assert [(s.priority, s.delay) for s in steps(delayed) if s.delay] == [(0, 1)]
+    delayed = shrunk(lambda p: any(isinstance(s, Push) and s.delay for s in instructions(p)))
+    assert [(s.priority, s.delay) for s in instructions(delayed) if s.delay] == [(0, 1)]
     assert delayed.size == 2 and delayed.prefix == ()
-    deleting = shrunk(lambda p: any(isinstance(s, Delete) for s in steps(p)))
-    assert Delete(None) in steps(deleting) and deleting.size == 2
+    deleting = shrunk(lambda p: any(isinstance(s, Delete) for s in instructions(p)))
+    assert Delete(None) in instructions(deleting) and deleting.size == 2
 
 
 def test_programs_have_fresh_ids_and_the_documented_shape():
     @settings(database=None, max_examples=200)
     def check(program):
-        pushed = [s.id for s in steps(program) if isinstance(s, Push)]
+        pushed = [s.id for s in instructions(program) if isinstance(s, Push)]
         assert pushed == [f"j{n}" for n in range(len(pushed))]
         assert len(program.prefix) <= 5 and 2 <= len(program.branches) <= 3
         assert all(1 <= len(b) <= 5 for b in program.branches)
-        for s in steps(program):
+        for s in instructions(program):
             if isinstance(s, Delete) and s.id is not None:
                 assert s.id in pushed
 

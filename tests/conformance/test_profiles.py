@@ -15,11 +15,13 @@ from pathlib import Path
 import pytest
 
 from mqspec.adapters.memory import MemoryQueue
-from mqspec.adapters.selftest.fault_mutants import FAULT_MUTANTS, PopBeforeRecord
-from mqspec.adapters.selftest.race_mutants import RACE_MUTANTS
+from mqspec.adapters.selftest.catalogue import FAULT_MUTANTS, RACE_MUTANTS
+from mqspec.adapters.selftest.fault_mutants import PopBeforeRecord
 from mqspec.adapters.sqlite import SqliteQueue
 from mqspec.conformance.concurrency.history import from_jsonl
-from mqspec.conformance.core.engine import RunFinished, RunResult, run
+from mqspec.conformance.core.engine import run
+from mqspec.conformance.core.events import RunFinished
+from mqspec.conformance.core.results import RunResult
 from mqspec.conformance.frontends.render import render_failure
 from mqspec.conformance.frontends.reports import ReportWriter
 
@@ -56,14 +58,16 @@ def test_faults_profile_passes_a_correct_queue_in_strict_mode_MQ_LOSS_2_MQ_LOSS_
     assert "## Faults" in (tmp_path / "report.md").read_text()
 
 
+@pytest.mark.slow
 def test_faults_profile_catches_a_reserve_that_pops_before_it_records_MQ_LOSS_1():
     result = _run(PopBeforeRecord(), url="pop-before-record", profile="faults")
     assert result.verdict == "diverges"
     assert result.faults is not None and result.faults.lost > 0
-    expected = next(clauses for name, _, clauses in FAULT_MUTANTS if name == "pop-before-record")
+    expected = next(m.clauses for m in FAULT_MUTANTS if m.name == "pop-before-record")
     assert {d.clause.id for d in result.divergences} & expected
 
 
+@pytest.mark.slow
 def test_faults_profile_on_sqlite_also_crashes_it_MQ_DURABLE_1(tmp_path):
     """SQLite is durable and not a server: boundary faults, then SIGKILL inside operations."""
     url = f"sqlite:///{tmp_path}/q.db?queue=f"
@@ -74,6 +78,7 @@ def test_faults_profile_on_sqlite_also_crashes_it_MQ_DURABLE_1(tmp_path):
     assert _statuses(result)["MQ-DURABLE-1"] == "pass"
 
 
+@pytest.mark.slow
 def test_faults_profile_runs_on_the_real_clock_MQ_LOSS_2(monkeypatch):
     """A queue on its own clock gets the fault machine too, with short examples that sleep."""
     import attrs

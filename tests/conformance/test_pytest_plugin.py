@@ -33,6 +33,7 @@ def make():
 """
 
 
+@pytest.mark.slow
 def test_memory_conforms(pytester: pytest.Pytester):
     caps = MemoryQueue().capabilities
     skipped = [s for s in SCENARIOS if s.skip_reason(caps)]
@@ -65,6 +66,7 @@ def test_unknown_profile_is_a_usage_error(pytester: pytest.Pytester):
     result.stderr.fnmatch_lines(["*--mq-profile*invalid choice*'nope'*"])
 
 
+@pytest.mark.slow
 def test_a_broken_queue_fails_on_MQ_RESERVE_1(pytester: pytest.Pytester):
     pytester.makepyfile(brokenq=BROKEN_QUEUE)
     result = pytester.runpytest_subprocess("--mq", "py:brokenq:make", "-v", *NO_CACHE)

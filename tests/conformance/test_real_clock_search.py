@@ -14,7 +14,8 @@ import pytest
 
 from mqspec.adapters.memory import MemoryQueue
 from mqspec.adapters.ownclock import OwnClock, own_clock
-from mqspec.adapters.selftest.mutants import MUTANTS, NeverRestores
+from mqspec.adapters.selftest.catalogue import MUTANTS
+from mqspec.adapters.selftest.mutants import NeverRestores
 from mqspec.adapters.selftest.variants import TickerQueue
 from mqspec.conformance.core.engine import run_search
 from mqspec.conformance.core.profiles import PROFILES
@@ -48,6 +49,7 @@ def _search(factory: Any, *, budget: float = 6, workers: int = 3) -> Any:
     return done, opened
 
 
+@pytest.mark.slow
 def test_a_correct_queue_on_its_own_clock_passes_the_real_clock_search_MQ_RESTORE_1() -> None:
     done, opened = _search(own_clock(MemoryQueue))
     assert done.clock == "real"
@@ -56,11 +58,13 @@ def test_a_correct_queue_on_its_own_clock_passes_the_real_clock_search_MQ_RESTOR
     assert done.examples >= 3 and done.steps > 0
 
 
+@pytest.mark.slow
 def test_a_ticker_queue_with_slack_passes_on_the_real_clock_MQ_READY_3() -> None:
     done, _ = _search(lambda: OwnClock(TickerQueue(tick_interval=0.5, timeout=1)))
     assert done.divergences == (), [d.finding.render() for d in done.divergences]
 
 
+@pytest.mark.slow
 def test_a_queue_that_never_restores_is_caught_on_the_real_clock_MQ_RESTORE_1() -> None:
     done, _ = _search(own_clock(NeverRestores), budget=20)
     clauses = {d.clause.id for d in done.divergences}

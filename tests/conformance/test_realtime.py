@@ -12,7 +12,8 @@ import pytest
 from mqspec.adapters.memory import MemoryQueue
 from mqspec.adapters.selftest.mutants import NeverRestores
 from mqspec.conformance.core.clock import RealClock
-from mqspec.conformance.core.engine import RunFinished, run
+from mqspec.conformance.core.engine import run
+from mqspec.conformance.core.events import RunFinished
 from mqspec.conformance.core.session import Session
 from mqspec.conformance.frontends.render import render_failure
 from mqspec.reference.errors import DriverError, UsageError
@@ -25,12 +26,14 @@ def _result(adapter, profile="realtime"):
     raise AssertionError("no RunFinished")
 
 
+@pytest.mark.slow
 def test_realtime_profile_passes_a_correct_queue() -> None:
     result = _result(MemoryQueue(timeout=1))
     assert result.verdict == "conforms", render_failure(result)
     assert {c.status for c in result.clauses} <= {"pass", "skip"}
 
 
+@pytest.mark.slow
 def test_realtime_profile_catches_a_lost_restore_MQ_RESTORE_1() -> None:
     result = _result(NeverRestores(timeout=1))
     assert result.verdict == "diverges"

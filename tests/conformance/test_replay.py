@@ -24,7 +24,10 @@ from mqspec.adapters.selftest.mutants import (
     TokensIgnored,
 )
 from mqspec.conformance.core import engine
-from mqspec.conformance.core.engine import Profile, RunFinished, RunResult, run
+from mqspec.conformance.core.engine import run
+from mqspec.conformance.core.events import RunFinished
+from mqspec.conformance.core.profiles import Profile
+from mqspec.conformance.core.results import RunResult
 from mqspec.conformance.core.transcript import Step, Transcript
 from mqspec.conformance.frontends.cli import main
 from mqspec.conformance.frontends.replay import ReplayedStep, ReplayFinished, answer, replay
@@ -68,6 +71,7 @@ def save(transcript: Transcript, name: str = "t.jsonl") -> str:
 # -- divergences the engine found ---------------------------------------------------------------
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("factory", "name"), [(EmptyIsError, "EmptyIsError"), (NeverRestores, "NeverRestores")]
 )
@@ -88,6 +92,7 @@ def test_engine_divergence_still_diverges_on_the_mutant_and_passes_on_memory(fac
         assert fixed.stdout.splitlines()[-1] == "no divergence: fixed"
 
 
+@pytest.mark.slow
 def test_strict_divergence_needs_strict_to_diverge_again():
     url = "py:mqspec.adapters.selftest.mutants:RestoreToTail"
     result = result_of(RestoreToTail(), url, strict=True)

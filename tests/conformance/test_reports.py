@@ -20,8 +20,12 @@ import pytest
 from mqspec.adapters.memory import MemoryQueue
 from mqspec.adapters.selftest.mutants import EmptyIsError, RestoreToTail
 from mqspec.conformance.core import engine
-from mqspec.conformance.core.engine import Divergence, Profile, RunFinished, RunResult, run
+from mqspec.conformance.core.engine import run
+from mqspec.conformance.core.events import RunFinished
+from mqspec.conformance.core.profiles import Profile
+from mqspec.conformance.core.results import Divergence, RunResult
 from mqspec.conformance.core.transcript import Transcript
+from mqspec.conformance.frontends.junit import render_junit
 from mqspec.conformance.frontends.render import render_divergence
 from mqspec.conformance.frontends.reports import (
     REPORT_FORMAT,
@@ -29,7 +33,6 @@ from mqspec.conformance.frontends.reports import (
     ReportWriter,
     adapter_slug,
     default_report_dir,
-    render_junit,
     report_data,
 )
 from mqspec.reference.clauses import CATALOGUE

@@ -19,8 +19,9 @@ from mqspec.conformance.core.engine import Profile, RunFinished, check_realtime,
 from mqspec.conformance.core.scenarios import SCENARIOS
 from mqspec.conformance.core.session import Session
 from mqspec.conformance.core.transcript import Transcript
+from mqspec.conformance.core.violations import ContractViolation
 from mqspec.conformance.frontends.render import render_divergence
-from mqspec.reference.errors import ContractViolation, UsageError
+from mqspec.reference.errors import UsageError
 from mqspec.reference.jsonvalue import describe_difference, json_text
 from mqspec.reference.types import Capabilities
 
@@ -39,6 +40,7 @@ def _clauses(adapter: QueueAdapter, monkeypatch: pytest.MonkeyPatch) -> set[str]
     return {d.clause.id for d in last.result.divergences}
 
 
+@pytest.mark.slow
 def test_a_late_promotion_is_named_as_such_not_as_the_order_it_breaks_MQ_READY_3(monkeypatch):
     assert _clauses(DelayOneSecondLate(), monkeypatch) == {"MQ-READY-3"}
 

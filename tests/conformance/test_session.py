@@ -19,7 +19,8 @@ from mqspec.adapters.selftest.mutants import (
 )
 from mqspec.conformance.core.session import OperationCut, Session
 from mqspec.conformance.core.transcript import Transcript
-from mqspec.reference.errors import ContractViolation, DriverError, UsageError
+from mqspec.conformance.core.violations import ContractViolation
+from mqspec.reference.errors import DriverError, UsageError
 from mqspec.reference.types import Capabilities, Failed, Ok, Unknown
 
 T = 10  # the reservation timeout used throughout

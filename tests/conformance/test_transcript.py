@@ -21,7 +21,8 @@ from mqspec.conformance.core.transcript import (
     outcome_from_json,
     outcome_to_json,
 )
-from mqspec.reference.errors import ContractViolation, UsageError
+from mqspec.conformance.core.violations import ContractViolation
+from mqspec.reference.errors import UsageError
 from mqspec.reference.types import Capabilities, Failed, Ok, Unknown
 
 CAPS = Capabilities(reservation_timeout=30, slack=1, reservation_tokens=True, max_jobs=10)

@@ -168,6 +168,7 @@ def test_scenario_done_keeps_its_cases() -> None:
     assert (done.status, done.cases, done.clean) == ("pass", 3, 3)
 
 
+@pytest.mark.slow
 def test_the_crash_check_never_reopens_a_label_as_a_url_MQ_DURABLE_1(monkeypatch, tmp_path):
     """A run labelled ``sqlite:label`` without the URL it was opened with must not reopen the
     label (it would create a database file named "label" in the working directory)."""

@@ -1,9 +1,12 @@
 """The suite's power: every broken queue is caught on its clause; every correct variant passes.
 
-This is the quick part of ``mqspec selftest``, one test per catalogue entry so that xdist
-spreads them: a correct variant flagged here is a false alarm in the harness; a mutant that
-survives is a hole in it. Slow by nature (every mutant is shrunk to a minimal program, within
-the profile's shrink budget), so it has its own folder.
+This is ``mqspec selftest`` as tests, one test per catalogue entry so that xdist spreads them:
+a correct variant flagged here is a false alarm in the harness; a mutant that survives is a
+hole in it. Slow by nature (every mutant is shrunk to a minimal program, within the profile's
+shrink budget), so it has its own folder and the ``slow`` mark. Each run (one queue, one
+profile, one seed) happens once across this folder and ``tests/mutation``: the quick-profile
+runs of the correct variants, seed 0, strict, are `tests.mutation.test_adapters_conform`'s,
+so they are not repeated here (`test_each_selftest_run_is_made_once` holds the two together).
 """
 
 from __future__ import annotations
@@ -14,16 +17,30 @@ import pytest
 from click.testing import CliRunner
 
 from mqspec.adapters.memory import MemoryQueue
-from mqspec.adapters.selftest.mutants import MUTANTS, Mutant
-from mqspec.adapters.selftest.variants import CORRECT_VARIANTS
+from mqspec.adapters.selftest.catalogue import (
+    CORRECT_VARIANTS,
+    MUTANTS,
+    SelftestQueue,
+)
 from mqspec.conformance.core.engine import RunFinished, RunResult, run
+from mqspec.conformance.core.profiles import PROFILES, Profile
 from mqspec.conformance.frontends import cli, selftest
 from mqspec.conformance.frontends.render import render_failure
-from mqspec.conformance.frontends.selftest import Entry, catalogue, check
+from mqspec.conformance.frontends.selftest import catalogue, check
 from mqspec.reference.clauses import CATALOGUE
+from tests.mutation import test_adapters_conform as mutation_run
 
 REPO = Path(__file__).resolve().parents[2]
 ENTRIES = catalogue()
+
+
+def _run_by_the_mutation_tests(entry: SelftestQueue) -> bool:
+    """Whether `tests.mutation.test_adapters_conform` makes this entry's selftest run: a
+    correct variant on the quick profile, seed 0, strict (its defaults)."""
+    return entry.kind == "variant" and entry.profile == "quick"
+
+
+RUN_HERE = [e for e in ENTRIES if not _run_by_the_mutation_tests(e)]
 
 # MAY clauses cannot be broken, only used: each is covered by a correct variant that makes the
 # choice the clause allows, and must pass (no false alarm).
@@ -45,8 +62,9 @@ def _result(factory, **options) -> RunResult:
     raise AssertionError("run() ended without RunFinished")
 
 
-@pytest.mark.parametrize("entry", ENTRIES, ids=lambda e: f"{e.kind}-{e.name}-{e.profile}")
-def test_selftest_entry(entry: Entry) -> None:
+@pytest.mark.slow
+@pytest.mark.parametrize("entry", RUN_HERE, ids=lambda e: f"{e.kind}-{e.name}-{e.profile}")
+def test_selftest_entry(entry: SelftestQueue) -> None:
     """Mutants: caught on one of their clauses, with a minimal program. Variants: conform in
     strict mode with no warning (MQ-ORDER-3, MQ-DELETE-4, MQ-PUSH-3 choices included)."""
     row = check(entry)
@@ -59,6 +77,17 @@ def test_selftest_entry(entry: Entry) -> None:
             assert row.program_length is not None and row.program_length > 0
 
 
+def test_each_selftest_run_is_made_once() -> None:
+    """The selftest runs left out here are exactly the mutation tests' memory runs, with the
+    same settings (the quick profile, seed 0, strict), and every other entry is run here."""
+    left_out = [e for e in ENTRIES if _run_by_the_mutation_tests(e)]
+    assert [e.name for e in left_out] == list(mutation_run.CORRECT_VARIANTS)
+    assert all(e.strict and e.factory is CORRECT_VARIANTS[e.name] for e in left_out)
+    assert (mutation_run.PROFILE, mutation_run.SEED) == ("quick", 0)
+    assert len(RUN_HERE) + len(left_out) == len(ENTRIES)
+
+
+@pytest.mark.slow
 @pytest.mark.parametrize("name", sorted(CORRECT_VARIANTS))
 def test_correct_variant_passes_strict_on_another_seed(name: str) -> None:
     """No false alarms on a second seed either."""
@@ -67,8 +96,9 @@ def test_correct_variant_passes_strict_on_another_seed(name: str) -> None:
     assert not result.warnings
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("mutant", [m for m in MUTANTS if m.strict], ids=lambda m: m.name)
-def test_should_only_mutant_is_a_warning_when_not_strict(mutant: Mutant) -> None:
+def test_should_only_mutant_is_a_warning_when_not_strict(mutant: SelftestQueue) -> None:
     """MQ-RESTORE-3 is a SHOULD: without --strict the queue conforms, with a warning."""
     result = _result(mutant.factory, url=mutant.name, strict=False)
     assert result.verdict == "conforms", render_failure(result)
@@ -95,9 +125,17 @@ def test_the_catalogue_covers_every_clause_and_every_failure_family() -> None:
     assert len(CORRECT_VARIANTS) >= 6
 
 
+@pytest.fixture
+def small_quick_profile(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A small quick profile for the tests of the command itself: they check what it prints
+    and writes, not the search's power, and must not repeat the runs the tests above make."""
+    monkeypatch.setitem(PROFILES, "quick", Profile("quick", examples=8, steps=15, crash_check=2))
+
+
+@pytest.mark.usefixtures("small_quick_profile")
 def test_selftest_exits_1_when_a_mutant_survives(monkeypatch: pytest.MonkeyPatch) -> None:
     """A "mutant" that is in fact correct survives: the command must say so and exit 1."""
-    fake = Entry("not-broken", "mutant", "quick", MemoryQueue, frozenset({"MQ-ORDER-2"}))
+    fake = SelftestQueue(name="not-broken", factory=MemoryQueue, clauses=frozenset({"MQ-ORDER-2"}))
     monkeypatch.setattr(cli, "catalogue", lambda: (fake,))
     outcome = CliRunner().invoke(cli.main, ["selftest"])
     assert outcome.exit_code == 1, outcome.output
@@ -105,6 +143,7 @@ def test_selftest_exits_1_when_a_mutant_survives(monkeypatch: pytest.MonkeyPatch
     assert "survived: no divergence" in outcome.output
 
 
+@pytest.mark.usefixtures("small_quick_profile")
 def test_selftest_exits_0_and_writes_the_table(tmp_path: Path) -> None:
     table = tmp_path / "selftest.md"
     outcome = CliRunner().invoke(

@@ -8,6 +8,7 @@ corrupted answer from it is flagged with the right clause.
 from __future__ import annotations
 
 import copy
+import math
 
 import pytest
 from hypothesis import given, settings
@@ -111,6 +112,25 @@ def test_time_cannot_run_backwards() -> None:
     model.advance(5)
     with pytest.raises(UsageError, match=r"^time ran backwards: now=4 after now=5$"):
         model.advance(4)
+
+
+@pytest.mark.parametrize("now", [math.inf, -math.inf, math.nan])
+def test_time_must_be_finite(now) -> None:
+    model = Model(Capabilities())
+    model.advance(5)
+    with pytest.raises(UsageError, match=r"^now must be a finite number of seconds"):
+        model.advance(now)
+    assert model.now == 5
+
+
+def test_a_finding_renders_what_the_contract_allowed() -> None:
+    model = Model(Capabilities())
+    task = {"id": "a", "priority": 1}
+    model.push(task, 0, Ok(task))
+    finding = model.reserve(1, Ok(None)).violation
+    assert finding is not None
+    assert finding.allowed == "'a'"
+    assert finding.render().splitlines()[1:] == ["  allowed:  'a'", "  observed: null"]
 
 
 def test_rejected_observation_leaves_state_unchanged_MQ_ORDER_1() -> None:

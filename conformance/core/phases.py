@@ -1,0 +1,211 @@
+"""The search phases a profile runs after the scenarios, each ending in one `PhaseDone`.
+
+The state machine on virtual time (`stateful_phase`) or on the queue's own clock
+(`realtime_phase`, the parallel search of `mqspec.conformance.core.realclock`), the machine
+with injected faults (`faults_phase`), the machine on a queue in a process killed at random
+(`crash_phase`), and several clients at once (`concurrency_phase`). Which of them a profile
+runs, and in what order, is the engine's choice (`mqspec.conformance.core.engine.run_search`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import attrs
+
+from mqspec.adapters.base import QueueAdapter
+from mqspec.adapters.registry import NAMESPACED, open_adapter
+from mqspec.conformance.concurrency.check import run_concurrency
+from mqspec.conformance.core.events import PhaseDone
+from mqspec.conformance.core.machine_search import run_machine
+from mqspec.conformance.core.profiles import Profile
+from mqspec.conformance.core.realclock import (
+    DEFAULT_WORKERS,
+    Opener,
+    RealClockMachine,
+    run_realtime_search,
+)
+from mqspec.conformance.core.results import ConcurrencySummary, Divergence
+from mqspec.conformance.core.statemachine import QueueMachine, machine_for
+from mqspec.conformance.faults.crash import CrashingQueue, crash_machine_for
+from mqspec.conformance.faults.runs import FaultRig
+from mqspec.reference.types import Finding
+
+__all__ = [
+    "clocked",
+    "concurrency_phase",
+    "crash_phase",
+    "faults_phase",
+    "realtime_phase",
+    "scheme_of",
+    "stateful_phase",
+]
+
+
+def scheme_of(url: str) -> str:
+    """The URL's scheme, lower-cased (``exec`` for ``exec:./driver``)."""
+    return url.partition(":")[0].lower()
+
+
+def clocked(profile: Profile, realtime: bool) -> Profile:
+    """``profile`` as run on the real clock: fewer, shorter examples (each one sleeps)."""
+    if not realtime:
+        return profile
+    return attrs.evolve(
+        profile,
+        examples=max(4, profile.examples // 5),
+        steps=profile.realtime_steps,
+        shrink_seconds=profile.realtime_shrink,
+    )
+
+
+def _on_clock(machine: type[QueueMachine], realtime: bool) -> type[QueueMachine]:
+    """``machine`` with the real-clock time rules (short delays and advances) when needed."""
+    if not realtime:
+        return machine
+    return type(machine.__name__, (RealClockMachine, machine), {})
+
+
+def stateful_phase(
+    adapter: QueueAdapter, profile: Profile, url: str, strict: bool, seed: int
+) -> PhaseDone:
+    """The state machine on virtual time, on ``adapter``."""
+    machine = machine_for(adapter, strict=strict, url=url)
+    divergences, elapsed, found = run_machine(machine, profile, seed, "stateful")
+    return PhaseDone(
+        "stateful",
+        divergences,
+        tuple(machine.findings),
+        examples=profile.examples,
+        elapsed=elapsed,
+        found_after=found,
+    )
+
+
+def realtime_phase(
+    adapter: QueueAdapter,
+    profile: Profile,
+    url: str,
+    strict: bool,
+    seed: int,
+    open_queue: Opener | None,
+    budget: float | None,
+    workers: int | None,
+) -> PhaseDone:
+    """The state machine on the queue's own clock, with parallel workers and a budget."""
+    if open_queue is None:
+        # One worker on the adapter the caller opened (and closes).
+        def open_queue() -> tuple[QueueAdapter, Callable[[], None]]:
+            return adapter, lambda: None
+
+        workers = 1
+    chosen = attrs.evolve(
+        profile, steps=profile.realtime_steps, shrink_seconds=profile.realtime_shrink
+    )
+    return run_realtime_search(
+        open_queue,
+        chosen,
+        url=url,
+        strict=strict,
+        seed=seed,
+        budget=budget if budget is not None else profile.realtime_budget,
+        workers=workers if workers is not None else DEFAULT_WORKERS,
+    )
+
+
+def faults_phase(
+    adapter: QueueAdapter,
+    profile: Profile,
+    opened_url: str,
+    strict: bool,
+    seed: int,
+    realtime: bool = False,
+) -> PhaseDone:
+    """The state machine with injected faults, on ``adapter``'s own namespace."""
+    with FaultRig(adapter, opened_url, seed=seed) as rig:
+        machine = _on_clock(rig.machine(strict), realtime)
+        divergences, elapsed, found = run_machine(machine, profile, seed, "faults")
+        stats = rig.stats
+    return PhaseDone(
+        "faults",
+        divergences,
+        tuple(machine.findings),
+        examples=profile.examples,
+        elapsed=elapsed,
+        found_after=found,
+        faults=stats,
+    )
+
+
+def crash_phase(
+    url: str, profile: Profile, strict: bool, seed: int, realtime: bool = False
+) -> PhaseDone:
+    """The state machine on ``url`` reopened in a host process that is killed at random;
+    on the real clock the restart takes real time, which the model counts like any other."""
+    queue = CrashingQueue(url)
+    try:
+        machine = _on_clock(crash_machine_for(queue, strict=strict), realtime)
+        divergences, elapsed, found = run_machine(machine, profile, seed, "crash")
+    finally:
+        queue.close()
+    return PhaseDone(
+        "crash",
+        divergences,
+        tuple(machine.findings),
+        examples=profile.examples,
+        elapsed=elapsed,
+        found_after=found,
+        restarts=queue.restarts,
+        cuts=queue.cuts,
+    )
+
+
+def concurrency_phase(
+    adapter: QueueAdapter, profile: Profile, opened_url: str, seed: int
+) -> PhaseDone:
+    """Clients at once on ``adapter``'s queue; the first violation becomes the divergence."""
+    factory = None
+    if scheme_of(opened_url) in NAMESPACED:
+        # One connection per client, on the namespace the run already owns.
+        def factory() -> QueueAdapter:
+            return open_adapter(opened_url)
+
+    outcome = run_concurrency(adapter, factory=factory, seed=seed, profile=profile.concurrency)
+    divergences: tuple[Divergence, ...] = ()
+    if outcome.violations:
+        first = outcome.violations[0]
+        finding = Finding(
+            first.clause,
+            first.message,
+            allowed=f"a history some order of the operations explains ({first.checker})",
+            observed="\n".join(
+                f"op #{i}: {op.describe()}"
+                for i, op in zip(first.indices, first.operations, strict=True)
+            ),
+        )
+        divergence = Divergence(
+            finding,
+            f"concurrency: {first.source}",
+            None,
+            history=outcome.history,
+            anomalies=outcome.anomalies,
+        )
+        divergences = (divergence,)
+    program = outcome.program
+    summary = ConcurrencySummary(
+        histories=outcome.histories,
+        operations=outcome.operations,
+        programs=outcome.parallel.programs,
+        unknown=outcome.unknown,
+        elapsed=outcome.elapsed,
+        clients=outcome.settings.clients,
+        minimal_program="" if program is None else program.render(),
+        program_size=0 if program is None else program.size,
+    )
+    return PhaseDone(
+        "concurrency",
+        divergences,
+        elapsed=outcome.elapsed,
+        concurrency=summary,
+        violations=tuple(Finding(v.clause, v.message) for v in outcome.violations),
+    )
