@@ -91,7 +91,7 @@ class OperationCut(Exception):
 
 
 class FaultInjected(ConnectionError):
-    """A fault the harness injected (issue 8): raised in place of a real connection error.
+    """A fault the harness injected: raised in place of a real connection error.
 
     A `ConnectionError`, so an adapter handles it as it would a dropped connection. Never
     raised by a real backend; the faults profile judges an operation it cut as unknown.

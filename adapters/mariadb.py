@@ -5,12 +5,12 @@ server (10.11 verified). Each queue name is one InnoDB table ``mqspec_q_<name>``
 lower-cased, so queue names compare case-insensitively as in SQLite and PostgreSQL), created on
 first use with its indexes, and a one-row table ``mqspec_clock_<name>`` (see Time below).
 
-Design (backends.md sections 0.2 and 3), the same as `mqspec.adapters.postgresql`:
+Design: the lease design, the same as `mqspec.adapters.postgresql`:
 
 * A job's place in line is ``(band, ready_at, seq)`` with ``band = 2 - priority`` and never
   changes. An all-ascending index serves Reserve (descending index parts are only honoured from
   MariaDB 10.8), and Reserve names it with ``FORCE INDEX``: a filesort would lock every row it
-  reads and starve the other consumers (backends.md 3.3).
+  reads and starve the other consumers.
 * A reservation is a lease (``visible_at = now + T`` and a ``lease`` token), so an expired lease
   restores the job in place with no sweeper.
 * MariaDB before 13.0 has no ``UPDATE ... RETURNING``, so Reserve is ``SELECT ... FOR UPDATE``

@@ -139,11 +139,10 @@ class MemoryQueue:
     def reserve(self, now: float | None) -> Task | None:
         """Take the first reservable job and hold it for T seconds; None when there is none."""
         with self._lock:
-            t = self._clock(now)
-            self._advance(t)
-            job = self._pop_ready()
-            if job is None:
+            taken = self._take_head(now)
+            if taken is None:
                 return None
+            job, t = taken
             self._lease(job, t)
             out = copy_json(job.task)
             if self._tokens:
@@ -154,6 +153,16 @@ class MemoryQueue:
         """Bring the queue up to ``now``; the live jobs of ``ident`` by seq (lock held)."""
         self._advance(self._clock(now))
         return self._index.get(ident, {})
+
+    def _take_head(self, now: float | None) -> tuple[_Job, float] | None:
+        """Under the lock: read the clock, promote what is due, pop the first ready job.
+
+        Returns the job and the time it was taken at, or None when nothing is ready.
+        """
+        t = self._clock(now)
+        self._advance(t)
+        job = self._pop_ready()
+        return None if job is None else (job, t)
 
     def _pop_ready(self) -> _Job | None:
         """Pop the first reservable job off the visible heap, or None (lock held)."""

@@ -5,7 +5,7 @@ PostgreSQL server (15 verified; 12+ needed for ``AS MATERIALIZED``). Each queue 
 table ``mqspec_q_<name>`` (the name lower-cased: PostgreSQL folds unquoted identifiers, so queue
 names compare case-insensitively, as in SQLite), created on first use with its indexes.
 
-Design (backends.md sections 0.2 and 2.2), the same as `mqspec.adapters.sqlite`:
+Design: the lease design, the same as `mqspec.adapters.sqlite`:
 
 * A job's place in line is ``(priority DESC, ready_at, seq)`` and never changes; an index in that
   order serves Reserve. ``seq`` is an identity column.

@@ -1,8 +1,9 @@
 """A MessageQueue on Redis: every operation is one Lua script, with the lease design.
 
 Responsibility: implement the adapter contract (`mqspec.adapters.base.QueueAdapter`) on a Redis
-server (7.0 verified; 5.0+ needed for ``TIME`` inside writing scripts), following the recipe in
-the research notes (backends.md section 1.2), adapted so delayed jobs keep their exact place.
+server (7.0 verified; 5.0+ needed for ``TIME`` inside writing scripts): the common sorted-set
+recipe (a ready set scored by place, a lease set scored by deadline), adapted so delayed jobs
+keep their exact place.
 
 Keys. A queue named ``<name>`` owns exactly the keys that start with ``{<name>}:``; the braces are
 a Redis Cluster hash tag, so all of a queue's keys live in one slot and every script declares all
@@ -16,7 +17,7 @@ of them in KEYS. ``seq`` is ``%016d``-formatted, so equal scores sort by push or
   the lease token of that reservation.
 * ``{q}:ids`` (hash): id -> the seqs of the live jobs with that id, concatenated.
 
-Design (backends.md section 0.2). A job's place is ``(priority, ready_at, seq)`` and never
+Design: the lease design. A job's place is ``(priority, ready_at, seq)`` and never
 changes. Reserve first moves every lease whose deadline has come back into its ready set with
 its **original** ready_at and seq (so [A,B,C] with A expiring gives [A,C], MQ-RESTORE-3), then
 takes the head of the highest-priority set among jobs with ``ready_at <= now``. Delayed jobs sit
@@ -218,7 +219,7 @@ class RedisQueue(JsonStoreQueue):
         self._lock = threading.Lock()
         try:
             # One connection, no hidden retries: a retried script could run twice, and a call
-            # on a dropped connection must answer with an error, never silently (backends.md 1.5).
+            # on a dropped connection must answer with an error, never silently.
             self._client: Any = _redis.Redis(
                 host=host,
                 port=port,

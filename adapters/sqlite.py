@@ -8,7 +8,7 @@ table ``mqspec_q_<name>`` holding one row per live job, and a one-row table
 ``mq_<name>`` and ``mqclock_<name>``, simply holds tables this version does not read: its jobs
 are not seen, and ``drop()`` leaves those tables alone.
 
-Design (spec/research notes, backends.md section 6):
+Design: the lease design.
 
 * A job's place in line is ``(priority DESC, ready_at, seq)`` and never changes. ``seq`` is an
   ``AUTOINCREMENT`` key, so it is never reused, even after the newest row is deleted (a plain

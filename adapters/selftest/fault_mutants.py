@@ -1,6 +1,6 @@
 """Queues that break only under faults: each is `MemoryQueue` with one realistic fault bug.
 
-Responsibility: prove the faults profile's power (issue 8). Each mutant declares fault points
+Responsibility: prove the faults profile's power. Each mutant declares fault points
 (`mqspec.adapters.base.FaultPoints`) inside an operation that is not atomic, and mishandles a
 fault there. Without faults each one conforms; the faults machine must catch each on one of the
 clauses the catalogue lists (`mqspec.adapters.selftest.catalogue.FAULT_MUTANTS`).
@@ -35,11 +35,10 @@ class _TwoStepReserve(FaultPoints, MemoryQueue):
 
     def reserve(self, now: float | None) -> Task | None:
         with self._lock:
-            t = self._clock(now)
-            self._advance(t)
-            job = self._pop_ready()
-            if job is None:
+            taken = self._take_head(now)
+            if taken is None:
                 return None
+            job, t = taken
             if self.RECORD_FIRST:
                 self._lease(job, t)
                 self._fault_point("reserve:between")  # the answer is lost; the lease holds

@@ -101,11 +101,10 @@ class NonAtomicReserve(MemoryQueue):
     def reserve(self, now: float | None) -> Task | None:
         """Pop the job under the lock, then write the reservation table back from a copy."""
         with self._lock:
-            t = self._clock(now)
-            self._advance(t)
-            job = self._pop_ready()
-            if job is None:
+            taken = self._take_head(now)
+            if taken is None:
                 return None
+            job, t = taken
             job.gen += 1
             job.token = uuid.uuid4().hex
             job.deadline = t + self._timeout
