@@ -229,3 +229,16 @@ def test_help_explains_exit_codes(args, expected):
     flat = " ".join(out.stdout.split())
     for phrase in expected:
         assert phrase in flat
+
+
+def test_python_dash_m_mqspec_runs_the_command():
+    """``python -m mqspec`` is the ``mqspec`` command (for a venv whose scripts are not on PATH)."""
+    import subprocess
+    import sys
+
+    done = subprocess.run(
+        [sys.executable, "-m", "mqspec", "--help"], capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith("Usage: mqspec ")
+    assert "check" in done.stdout and "selftest" in done.stdout
