@@ -95,7 +95,8 @@ def run(
         check_realtime(caps, url)
     yield RunStarted(url, caps, chosen, seed)
     realtime = chosen.realtime or not caps.virtual_time
-    state = Tally(strict, _unexercised(chosen, caps, realtime, opened_url))
+    out_of_reach = frozenset() if caps.durable else frozenset({"MQ-DURABLE-1"})
+    state = Tally(strict, _unexercised(chosen, caps, realtime, opened_url), out_of_reach)
     error = ""
     try:
         for item in SCENARIOS:

@@ -47,11 +47,17 @@ class Divergence:
 
 @attrs.frozen
 class ClauseResult:
-    """The verdict on one clause."""
+    """The verdict on one clause.
+
+    ``applicable`` is False for a clause the queue's declared capabilities put out of reach
+    (a queue that declares no tokens has no MQ-TOKEN-1 to keep): its ``skip`` is no gap in the
+    run. A ``skip`` on an applicable clause is one: the run did not exercise it.
+    """
 
     clause: Clause
     status: Status
     reason: str = ""
+    applicable: bool = True
 
 
 @attrs.frozen
@@ -77,6 +83,38 @@ class RunResult:
         if self.error:
             return "error"
         return "diverges" if any(c.status == "fail" for c in self.clauses) else "conforms"
+
+    @property
+    def not_exercised(self) -> tuple[ClauseResult, ...]:
+        """The MUST and SHOULD clauses that apply to this queue and that this run left
+        unexercised: what a ``conforms`` does not rest on."""
+        return tuple(
+            c
+            for c in self.clauses
+            if c.status == "skip" and c.applicable and c.clause.level in ("MUST", "SHOULD")
+        )
+
+    @property
+    def basis(self) -> str:
+        """What the verdict rests on, in words: ``24 pass, 2 not applicable, 3 not exercised:
+        MQ-LOSS-2, MQ-LOSS-3, MQ-DURABLE-1`` (MAY clauses counted with what they got)."""
+        gaps = self.not_exercised
+        counts: dict[str, int] = {}
+        for c in self.clauses:
+            if c in gaps:
+                continue
+            if c.status != "skip":
+                kind: str = c.status
+            elif not c.applicable:
+                kind = "not applicable"
+            else:
+                kind = "not exercised (MAY)"
+            counts[kind] = counts.get(kind, 0) + 1
+        order = ("pass", "warn", "fail", "not applicable", "not exercised (MAY)")
+        parts = [f"{counts[k]} {k}" for k in order if counts.get(k)]
+        if gaps:
+            parts.append(f"{len(gaps)} not exercised: " + ", ".join(c.clause.id for c in gaps))
+        return ", ".join(parts)
 
 
 @attrs.frozen

@@ -23,9 +23,16 @@ __all__ = ["Tally"]
 class Tally:
     """Folds scenario and search-phase outcomes into one status per clause (an event handler)."""
 
-    def __init__(self, strict: bool, unexercised: dict[str, str]) -> None:
+    def __init__(
+        self,
+        strict: bool,
+        unexercised: dict[str, str],
+        not_applicable: frozenset[str] = frozenset(),
+    ) -> None:
         self.strict = strict
         self.unexercised = unexercised
+        # Clauses the queue's declared capabilities put out of reach (their skip is no gap).
+        self.not_applicable = set(not_applicable)
         self.status: dict[str, tuple[Status, str]] = {}
         self.divergences: list[Divergence] = []
         self.warnings: list[Divergence] = []
@@ -54,6 +61,8 @@ class Tally:
             self._diverge(divergence)
             self._mark(divergence.clause.id, "fail", divergence.finding.message)
         if done.status == "skip":
+            # A scenario skips only when the queue lacks a capability its clause needs.
+            self.not_applicable.add(item.clause.id)
             self._mark(item.clause.id, "skip", done.reason)
         elif done.clean:
             self._mark(item.clause.id, "pass", f"scenario {item.name} ran")
@@ -106,5 +115,6 @@ class Tally:
             status, reason = self.status.get(
                 clause.id, ("skip", self.unexercised.get(clause.id, "no scenario exercised it"))
             )
-            out.append(ClauseResult(clause, status, reason))
+            applicable = status != "skip" or clause.id not in self.not_applicable
+            out.append(ClauseResult(clause, status, reason, applicable))
         return tuple(out)

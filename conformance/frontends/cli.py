@@ -61,7 +61,7 @@ __all__ = ["main"]
 EXIT_CONFORMS, EXIT_DIVERGES, EXIT_ERROR = 0, 1, 2
 
 
-@click.group()
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="mqspec")
 def main() -> None:
     """mqspec: check a work queue against the fn MessageQueue contract (spec/contract.md).
@@ -136,6 +136,12 @@ def _real_clock_options(
     "directory].",
 )
 @click.option("--no-report", is_flag=True, help="Write no report files.")
+@click.option(
+    "--require-all",
+    is_flag=True,
+    help="Exit 1 unless every MUST clause that applies to the queue (by its declared "
+    "capabilities) was exercised: for a CI gate that a `conforms` must rest on every clause.",
+)
 @_real_clock_options(
     budget=None,
     workers=None,
@@ -151,6 +157,7 @@ def check(
     strict: bool,
     report_dir: Path | None,
     no_report: bool,
+    require_all: bool,
     budget: float | None,
     workers: int | None,
 ) -> None:
@@ -163,9 +170,10 @@ def check(
     The report directory holds report.json, report.md, junit.xml and, per divergence, a
     transcript (replay it with `mqspec replay`) and a standalone pytest file.
 
-    Exit codes: 0 conforms (no MUST broken; with --strict no SHOULD either), 1 diverges,
-    2 could not run (bad URL, unreachable or crashing backend, report directory not writable;
-    the cause is printed on one line).
+    Exit codes: 0 conforms (no MUST broken; with --strict no SHOULD either), 1 diverges (or,
+    with --require-all, a MUST clause that applies was not exercised), 2 could not run (bad
+    URL, unreachable or crashing backend, report directory not writable; the cause is printed
+    on one line).
     """
     if report_dir is not None and no_report:
         _fail("--report and --no-report contradict each other; give one")
@@ -199,6 +207,13 @@ def check(
         click.echo(f"report: {writer.directory}")
     if result.verdict == "error":
         _fail(f"cannot check {target}: {result.error}")
+    gaps = [c for c in result.not_exercised if c.clause.level == "MUST"]
+    if require_all and gaps and result.verdict == "conforms":
+        noun = "clause" if len(gaps) == 1 else "clauses"
+        click.echo(f"--require-all: {len(gaps)} MUST {noun} that apply were not exercised:")
+        for gap in gaps:
+            click.echo(f"  {gap.clause.id}: {gap.reason}")
+        sys.exit(EXIT_DIVERGES)
     sys.exit(EXIT_CONFORMS if result.verdict == "conforms" else EXIT_DIVERGES)
 
 
@@ -469,4 +484,4 @@ def _finish(result: RunResult) -> None:
         click.echo("")
     click.echo(render_summary(result))
     click.echo("")
-    click.echo(f"verdict: {result.verdict} ({result.duration:.1f}s)")
+    click.echo(f"verdict: {result.verdict} ({result.basis}) ({result.duration:.1f}s)")

@@ -165,6 +165,7 @@ def _clause_json(item: ClauseResult) -> dict[str, Any]:
         "title": item.clause.title,
         "status": item.status,
         "reason": item.reason,
+        "applicable": item.applicable,
     }
 
 
@@ -186,6 +187,8 @@ def report_data(result: RunResult, *, started_at: datetime) -> dict[str, Any]:
         "started_at": _iso(started_at),
         "duration_s": round(result.duration, 3),
         "counts": counts,
+        "basis": result.basis,
+        "not_exercised": [c.clause.id for c in result.not_exercised],
         "clauses": [_clause_json(c) for c in result.clauses],
         "divergences": [_finding_json(d, n) for k, d, n in numbered if k == "divergence"],
         "warnings": [_finding_json(d, n) for k, d, n in numbered if k == "warning"],
@@ -259,6 +262,8 @@ def render_markdown(
     """``report.md``: verdict, adapter, clause table, and each divergence with its replay."""
     lines = [f"# mqspec report: {result.verdict}", ""]
     lines.append(f"- backend: `{result.url}`")
+    if result.clauses:
+        lines.append(f"- rests on: {result.basis}")
     if result.error:
         lines.append(f"- could not run: {_cell(result.error)}")
     lines.append(

@@ -72,7 +72,7 @@ def test_memory_conforms_and_prints_verdict_and_report_path():
     assert out.exit_code == 0, out.output
     got = lines(out.stdout)
     assert got[0] == "checking memory:// (profile quick, seed 0)"
-    assert re.fullmatch(r"verdict: conforms \(\d+\.\d+s\)", got[-2])
+    assert re.fullmatch(r"verdict: conforms \(\d+ pass, .*\) \(\d+\.\d+s\)", got[-2])
     assert re.fullmatch(rf"report: reports/memory-{STAMP}", got[-1])
     assert "MQ-ORDER-1    MUST    pass    " in got
     assert out.stderr == ""
@@ -93,7 +93,7 @@ def test_report_option_names_the_directory(tmp_path):
 def test_no_report_writes_nothing(tmp_path):
     out = invoke("check", "memory://", "--no-report")
     assert out.exit_code == 0
-    assert re.fullmatch(r"verdict: conforms \(\d+\.\d+s\)", lines(out.stdout)[-1])
+    assert re.fullmatch(r"verdict: conforms \(\d+ pass, .*\) \(\d+\.\d+s\)", lines(out.stdout)[-1])
     assert list(tmp_path.iterdir()) == []
 
 
@@ -115,7 +115,7 @@ def test_broken_adapter_diverges_with_the_clause_in_the_summary():
     got = lines(out.stdout)
     assert "MQ-RESERVE-1  MUST    FAIL    reserve failed" in got
     assert "MQ-RESERVE-1 (MUST): reserve failed" in got
-    assert re.fullmatch(r"verdict: diverges \(\d+\.\d+s\)", got[-2])
+    assert re.fullmatch(r"verdict: diverges \(\d+ pass, 1 fail, .*\) \(\d+\.\d+s\)", got[-2])
     assert re.fullmatch(rf"report: reports/py-empty_is_error-{STAMP}", got[-1])
     directory = report_dir(out)
     assert (directory / "divergence-1.jsonl").is_file()
@@ -242,3 +242,53 @@ def test_python_dash_m_mqspec_runs_the_command():
     assert done.returncode == 0, done.stderr
     assert done.stdout.startswith("Usage: mqspec ")
     assert "check" in done.stdout and "selftest" in done.stdout
+
+
+def test_the_verdict_line_states_what_it_rests_on():
+    """A ``conforms`` names the clauses that apply but were not exercised, so it cannot hide
+    them: memory:// declares neither durability nor tokens (not applicable), and the quick
+    profile injects no faults (MQ-LOSS-2, MQ-LOSS-3 not exercised)."""
+    out = invoke("check", "memory://", "--no-report")
+    assert out.exit_code == 0, out.output
+    (verdict,) = [line for line in lines(out.output) if line.startswith("verdict: ")]
+    assert re.fullmatch(
+        r"verdict: conforms \(\d+ pass, 4 not applicable, 2 not exercised: MQ-LOSS-2, "
+        r"MQ-LOSS-3\) \(\d+\.\ds\)",
+        verdict,
+    ), verdict
+
+
+def test_require_all_exits_1_when_a_must_that_applies_was_not_exercised():
+    out = invoke("check", "memory://", "--no-report", "--require-all")
+    assert out.exit_code == 1, out.output
+    assert "--require-all: 1 MUST clause that apply were not exercised:" in out.output
+    assert "  MQ-LOSS-2: needs injected faults: run --profile faults" in out.output
+    # MQ-LOSS-3 is a SHOULD and MQ-DURABLE-1 does not apply to memory://: neither is listed.
+    assert "MQ-LOSS-3:" not in out.output and "MQ-DURABLE-1:" not in out.output
+
+
+def test_require_all_passes_when_every_must_that_applies_was_exercised(monkeypatch):
+    # The faults profile injects faults that cut operations: MQ-LOSS-2 is exercised.
+    monkeypatch.setitem(engine.PROFILES, "faults", Profile("faults", 10, 15, faults=True))
+    out = invoke("check", "memory://", "--profile", "faults", "--no-report", "--require-all")
+    assert out.exit_code == 0, out.output
+    assert "not exercised:" not in out.output
+
+
+def test_report_json_says_what_the_verdict_rests_on():
+    out = invoke("check", "memory://", "--report", "r")
+    assert out.exit_code == 0, out.output
+    data = json.loads(Path("r/report.json").read_text())
+    assert data["not_exercised"] == ["MQ-LOSS-2", "MQ-LOSS-3"]
+    assert data["basis"].endswith("2 not exercised: MQ-LOSS-2, MQ-LOSS-3")
+    by_id = {c["id"]: c for c in data["clauses"]}
+    assert by_id["MQ-TOKEN-1"]["applicable"] is False  # memory:// declares no tokens
+    assert by_id["MQ-LOSS-2"]["applicable"] is True and by_id["MQ-LOSS-2"]["status"] == "skip"
+    assert "- rests on: " + data["basis"] in Path("r/report.md").read_text()
+
+
+def test_dash_h_is_help_for_every_command():
+    for args in (["-h"], ["check", "-h"], ["selftest", "-h"], ["replay", "-h"]):
+        out = invoke(*args)
+        assert out.exit_code == 0, (args, out.output)
+        assert out.output.startswith("Usage: "), args

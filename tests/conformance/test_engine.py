@@ -19,6 +19,7 @@ from mqspec.adapters.selftest.mutants import (
     RestoreToTail,
 )
 from mqspec.adapters.selftest.variants import TickerQueue
+from mqspec.adapters.sqlite import SqliteQueue
 from mqspec.conformance.core import engine
 from mqspec.conformance.core.engine import NOT_EXERCISED, run
 from mqspec.conformance.core.events import PhaseDone, RunFinished, RunStarted, ScenarioDone
@@ -117,6 +118,26 @@ def test_skipped_clauses_say_why():
     assert reasons["MQ-LOSS-2"] == NOT_EXERCISED["MQ-LOSS-2"]
     assert reasons["MQ-DURABLE-1"] == "the queue does not declare durable"
     assert "fault" in reasons["MQ-LOSS-3"]
+
+
+def test_a_skip_is_a_gap_unless_the_declared_capabilities_put_the_clause_out_of_reach(tmp_path):
+    result = result_of(MemoryQueue())
+    out_of_reach = {c.clause.id for c in result.clauses if not c.applicable}
+    assert out_of_reach == {"MQ-PUSH-3", "MQ-DELETE-4", "MQ-TOKEN-1", "MQ-DURABLE-1"}
+    assert [c.clause.id for c in result.not_exercised] == ["MQ-LOSS-2", "MQ-LOSS-3"]
+    # A durable queue has MQ-DURABLE-1 to keep: unexercised, it is a gap, not out of reach.
+    # (Opened without its URL, the crash check cannot reopen it, so no crash ran.)
+    durable = result_of(SqliteQueue(str(tmp_path / "q.db")))
+    assert durable.capabilities is not None and durable.capabilities.durable
+    assert "MQ-DURABLE-1" in {c.clause.id for c in durable.not_exercised}
+
+
+def test_a_clause_whose_scenario_stopped_on_another_is_not_exercised_not_out_of_reach():
+    result = result_of(EmptyIsError())
+    stopped = [c for c in result.clauses if c.reason.startswith("scenario ") and c.status == "skip"]
+    assert stopped, "EmptyIsError stops scenarios early on MQ-RESERVE-1"
+    assert all(c.applicable and c in result.not_exercised for c in stopped)
+    assert result.basis.startswith(f"{sum(c.status == 'pass' for c in result.clauses)} pass, ")
 
 
 def test_skipped_scenarios_are_skip_events_with_reasons():

@@ -163,6 +163,8 @@ TYPES = {
     "started_at": str,
     "duration_s": float,
     "counts": dict,
+    "basis": str,
+    "not_exercised": list,
     "clauses": list,
     "divergences": list,
     "warnings": list,
@@ -172,7 +174,7 @@ TYPES = {
 
 
 def test_readme_documents_every_field_and_only_those(conforming, tmp_path):
-    assert len(TOP) == 18  # the parse found the whole table
+    assert len(TOP) == 20  # the parse found the whole table
     data = write(conforming, tmp_path)
     assert set(data) == TOP
     assert set(data["clauses"][0]) == CLAUSE
@@ -190,6 +192,10 @@ def test_report_json_types_match_the_documentation(warning, tmp_path):
         assert set(item) == CLAUSE
         assert item["status"] in ("pass", "fail", "warn", "skip")
         assert item["level"] in ("MUST", "SHOULD", "MAY")
+        assert isinstance(item["applicable"], bool)
+        assert item["applicable"] or item["status"] == "skip"  # only a skip can be out of reach
+    gaps = [c["id"] for c in data["clauses"] if c["status"] == "skip" and c["applicable"]]
+    assert set(data["not_exercised"]) <= set(gaps)
     for item in data["divergences"] + data["warnings"]:
         assert set(item) == FINDING
         assert all(isinstance(item[k], str) for k in FINDING - {"program", "files"})
