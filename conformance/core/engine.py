@@ -63,7 +63,7 @@ def run(
     adapter: QueueAdapter,
     *,
     url: str = "memory://",
-    profile: str = "quick",
+    profile: str | Profile = "quick",
     seed: int = 0,
     strict: bool = False,
     opened_url: str | None = None,
@@ -81,14 +81,14 @@ def run(
         opened_url: the URL ``adapter`` was opened with, with the ``queue=`` the harness
             chose, if any (default ``url``). The crash profile opens it again in a process of
             its own, on the same namespace, so it must be a URL the registry can open.
+        profile: a profile's name, or a `Profile` (a named one resized, as ``--examples``
+            does: the report names it by its ``name``).
         open_queue, budget, workers: the real-clock search's, as for `run_search`.
 
     Raises:
         UsageError: an unknown profile.
     """
-    if profile not in PROFILES:
-        raise UsageError(f"unknown profile {profile!r}; known: {', '.join(PROFILES)}")
-    chosen = PROFILES[profile]
+    chosen = profile_named(profile)
     started = time.monotonic()
     caps = adapter.capabilities
     if chosen.realtime or not caps.virtual_time:
@@ -105,7 +105,7 @@ def run(
             yield done
         for searched in run_search(
             adapter,
-            profile,
+            chosen,
             url=url,
             opened_url=opened_url,
             strict=strict,
@@ -121,7 +121,7 @@ def run(
     result = RunResult(
         url=url,
         capabilities=caps,
-        profile=profile,
+        profile=chosen.name,
         seed=seed,
         strict=strict,
         duration=time.monotonic() - started,
@@ -138,7 +138,7 @@ def run(
 
 def run_search(
     adapter: QueueAdapter,
-    profile: str,
+    profile: str | Profile,
     *,
     url: str,
     opened_url: str | None = None,
@@ -163,9 +163,7 @@ def run_search(
         DriverError: the backend could not be driven.
         UsageError: an unknown profile, or a URL the phase cannot reopen.
     """
-    chosen = PROFILES.get(profile)
-    if chosen is None:
-        raise UsageError(f"unknown profile {profile!r}; known: {', '.join(PROFILES)}")
+    chosen = profile_named(profile)
     caps = adapter.capabilities
     realtime = chosen.realtime or not caps.virtual_time
     target = opened_url or url
@@ -223,6 +221,19 @@ def _unexercised(
     elif profile.crash:
         reasons.update(NO_CRASH)
     return reasons
+
+
+def profile_named(profile: str | Profile) -> Profile:
+    """``profile`` itself, or the profile of that name.
+
+    Raises:
+        UsageError: no profile has that name.
+    """
+    if isinstance(profile, Profile):
+        return profile
+    if profile not in PROFILES:
+        raise UsageError(f"unknown profile {profile!r}; known: {', '.join(PROFILES)}")
+    return PROFILES[profile]
 
 
 def check_realtime(caps: Capabilities, url: str = "") -> None:

@@ -19,6 +19,7 @@ it prints the table and exits 0, or 1 if a mutant survived or a variant was flag
 
 from __future__ import annotations
 
+import os
 import sys
 import tempfile
 import time
@@ -27,7 +28,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import NoReturn
 
+import attrs
 import click
+from hypothesis.configuration import set_hypothesis_home_dir
 
 from mqspec.adapters.base import QueueAdapter
 from mqspec.adapters.registry import open_isolated, open_isolated_url
@@ -40,7 +43,7 @@ from mqspec.conformance.core.events import (
     RunStarted,
     ScenarioDone,
 )
-from mqspec.conformance.core.profiles import PROFILES, REALTIME_TIMEOUT
+from mqspec.conformance.core.profiles import PROFILES, REALTIME_TIMEOUT, Profile
 from mqspec.conformance.core.realclock import DEFAULT_WORKERS
 from mqspec.conformance.core.results import RunResult
 from mqspec.conformance.core.transcript import Transcript
@@ -69,6 +72,19 @@ def main() -> None:
     Exit codes, for every command: 0 conforms (check) or fixed (replay), 1 a clause is broken,
     2 could not run (the cause is printed on one line).
     """
+    _keep_hypothesis_out_of_the_working_directory()
+
+
+def _keep_hypothesis_out_of_the_working_directory() -> None:
+    """Hypothesis keeps a cache (``.hypothesis/``) in the current directory by default; a
+    command run in someone's project must write nothing there unless asked. Its files go to
+    the user's cache instead (``$XDG_CACHE_HOME/mqspec/hypothesis``, else
+    ``~/.cache/mqspec/hypothesis``); ``HYPOTHESIS_STORAGE_DIRECTORY`` still chooses another.
+    The engine runs with no example database, so nothing there changes a verdict."""
+    if os.environ.get("HYPOTHESIS_STORAGE_DIRECTORY"):
+        return
+    cache = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    set_hypothesis_home_dir(Path(cache) / "mqspec" / "hypothesis")
 
 
 def _one_line(text: object) -> str:
@@ -137,6 +153,20 @@ def _real_clock_options(
 )
 @click.option("--no-report", is_flag=True, help="Write no report files.")
 @click.option(
+    "--examples",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Examples of the state machine (virtual time) instead of the profile's own "
+    "[quick 60, thorough 400].",
+)
+@click.option(
+    "--steps",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Steps per example instead of the profile's own [quick 40, thorough 80]; on the "
+    "real clock, the steps of each real-clock example.",
+)
+@click.option(
     "--require-all",
     is_flag=True,
     help="Exit 1 unless every MUST clause that applies to the queue (by its declared "
@@ -157,15 +187,29 @@ def check(
     strict: bool,
     report_dir: Path | None,
     no_report: bool,
+    examples: int | None,
+    steps: int | None,
     require_all: bool,
     budget: float | None,
     workers: int | None,
 ) -> None:
     """Check the queue at URL against the contract, and write a report.
 
-    URL is memory://, sqlite:///path/to/file.db or py:package.module:factory (options as
-    ?timeout=5&tokens=1&duplicates=reject&max_jobs=N). Without URL: a fresh SQLite file in a
-    temporary directory.
+    URL names the queue (options as ?timeout=5&tokens=1&duplicates=reject&max_jobs=N);
+    without URL, a fresh SQLite file in a temporary directory:
+
+    \b
+      memory://                                   in-process, for trying the suite
+      sqlite:///path/to/file.db                   embedded SQLite (the default)
+      redis://127.0.0.1:6379/0                    Redis
+      postgresql://postgres@127.0.0.1:5432/test   PostgreSQL (also postgres://)
+      mysql://root@127.0.0.1:3306/test            MariaDB or MySQL (also mariadb://)
+      "exec:./my-driver --db q.db"                a driver in any language
+                                                  (spec/driver-protocol.md)
+      py:package.module:factory                   a Python adapter of your own
+
+    On a server, unless the URL names one with queue=NAME, the suite makes a queue of its
+    own and drops it afterwards; a named queue is emptied by the run.
 
     The report directory holds report.json, report.md, junit.xml and, per divergence, a
     transcript (replay it with `mqspec replay`) and a standalone pytest file.
@@ -177,6 +221,7 @@ def check(
     """
     if report_dir is not None and no_report:
         _fail("--report and --no-report contradict each other; give one")
+    chosen = _resized(PROFILES[profile], examples, steps)
     started_at = datetime.now(UTC)
     writer = None
     if not no_report:
@@ -184,7 +229,7 @@ def check(
         # A scratch SQLite file is gone after the run: the replay command needs a --url. After
         # a crash run it names the host process, which can be restarted as the recording was.
         replay_url = None if url else "sqlite:///./mqspec-replay.db"
-        if replay_url and PROFILES[profile].crash:
+        if replay_url and chosen.crash:
             replay_url = host_url(replay_url)
         writer = ReportWriter(directory, started_at, replay_url=replay_url)
         try:
@@ -197,7 +242,7 @@ def check(
     with tempfile.TemporaryDirectory(prefix="mqspec-") as scratch:
         target = url or f"sqlite://{Path(scratch).resolve() / 'queue.db'}"
         try:
-            result = _check(target, profile, seed, strict, budget, workers, handlers)
+            result = _check(target, chosen, seed, strict, budget, workers, handlers)
         except MqspecError as err:
             # The run never finished, so no handler saw its end: the report says why.
             result = _unstarted(target, profile, seed, strict, f"{err}")
@@ -275,9 +320,18 @@ def _unstarted(url: str, profile: str, seed: int, strict: bool, cause: str) -> R
     )
 
 
+def _resized(profile: Profile, examples: int | None, steps: int | None) -> Profile:
+    """``profile`` with the sizes asked for on the command line (the name stays)."""
+    if examples is not None:
+        profile = attrs.evolve(profile, examples=examples)
+    if steps is not None:
+        profile = attrs.evolve(profile, steps=steps, realtime_steps=steps)
+    return profile
+
+
 def _check(
     url: str,
-    profile: str,
+    profile: Profile,
     seed: int,
     strict: bool,
     budget: float | None,
@@ -292,7 +346,7 @@ def _check(
     adapter, opened, cleanup = open_isolated_url(url)
     caps = adapter.capabilities
     asked: float | None = None
-    real_clock = PROFILES[profile].realtime or not caps.virtual_time
+    real_clock = profile.realtime or not caps.virtual_time
     if real_clock and caps.timeout_settable and caps.reservation_timeout > REALTIME_TIMEOUT:
         # On the real clock every second of T is slept: ask for a short one where we may.
         cleanup()

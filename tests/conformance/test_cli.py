@@ -292,3 +292,31 @@ def test_dash_h_is_help_for_every_command():
         out = invoke(*args)
         assert out.exit_code == 0, (args, out.output)
         assert out.output.startswith("Usage: "), args
+
+
+def test_check_help_names_every_url_scheme_with_an_example():
+    from mqspec.adapters.registry import SCHEMES
+
+    out = invoke("check", "--help")
+    assert out.exit_code == 0
+    for scheme in SCHEMES:
+        assert f"{scheme}:" in out.output or f"(also {scheme}://)" in out.output, scheme
+
+
+def test_examples_and_steps_resize_the_profile_and_the_report_keeps_its_name():
+    out = invoke("check", "memory://", "--examples", "3", "--steps", "4", "--report", "r")
+    assert out.exit_code == 0, out.output
+    data = json.loads(Path("r/report.json").read_text())
+    assert data["profile"] == "quick"
+    assert re.search(r"\] state machine, 3 examples: ok$", out.output, re.M), out.output
+
+
+def test_a_check_writes_nothing_in_the_working_directory_unless_asked(tmp_path, monkeypatch):
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    monkeypatch.delenv("HYPOTHESIS_STORAGE_DIRECTORY", raising=False)
+    work = tmp_path / "work"
+    work.mkdir()
+    monkeypatch.chdir(work)
+    out = invoke("check", "memory://", "--no-report")
+    assert out.exit_code == 0, out.output
+    assert list(work.iterdir()) == []  # no .hypothesis/, no reports/
