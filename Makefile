@@ -1,9 +1,11 @@
 # Two commands on a fresh machine; each sets up what it needs (a venv in .venv).
 #   make check      runs the main job: `mqspec check` on the embedded SQLite default
-#   make test       the whole suite: ruff, mypy, then every test, the ones marked `slow` too
-#                   (the full profiles on each server, the mutation and suite-power runs, the
-#                   whole checks on the real clock); the thorough profile on PostgreSQL and
-#                   MariaDB takes most of its time
+#   make test       the tests: ruff, mypy, then every test but the `soak` runs (the
+#                   `slow` ones too: the faults and concurrency profiles on each server, the
+#                   mutation and suite-power runs)
+#   make test-soak  the long end-to-end runs (`pytest -m soak`): the thorough and realtime
+#                   profiles on each server, whole checks of the example drivers and the Go
+#                   kit on the real clock; CI runs `make test` and then this
 #   make test-fast  the inner loop: ruff, mypy, then the tests not marked `slow`
 #                   (`pytest -m "not slow"`); about 1.5 minutes on two cores
 # Tests marked `server` skip with the reason when their server is down, and fail instead when
@@ -13,7 +15,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: check test test-fast lint clean
+.PHONY: check test test-soak test-fast lint clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -27,7 +29,10 @@ check: $(STAMP)
 test: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/mypy -p mqspec
-	$(BIN)/pytest -n auto -q
+	$(BIN)/pytest -n auto -q -m "not soak"
+
+test-soak: $(STAMP)
+	$(BIN)/pytest -n auto -q -m soak
 
 test-fast: $(STAMP)
 	$(BIN)/ruff check .

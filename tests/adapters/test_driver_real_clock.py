@@ -92,8 +92,8 @@ def test_a_real_clock_driver_ignores_the_requests_now(driver: Any) -> None:
 
 
 # -- the whole check on the real clock, as a user runs it ------------------------------------
-# Each sleeps through the real-clock scenarios and a 15 s search: marked slow (`make test` runs
-# them, `make test-fast` does not).
+# Each sleeps through the real-clock scenarios and a 15 s search: marked slow and soak (`make
+# test-soak` runs them, and CI; `make test` and `make test-fast` do not).
 
 MQSPEC = Path(sys.executable).with_name("mqspec")
 BROKEN = Path(__file__).resolve().parent / "drivers_for_tests" / "broken.py"
@@ -110,6 +110,7 @@ def _check(*args: str) -> subprocess.CompletedProcess[str]:
 
 
 @pytest.mark.slow
+@pytest.mark.soak
 @pytest.mark.parametrize("driver", DRIVERS)
 def test_check_runs_the_real_clock_state_machine_on_a_real_clock_driver(driver: Any) -> None:
     """No --timeout: the harness asks for T = 1 s in hello, and the driver adopts it."""
@@ -122,6 +123,7 @@ def test_check_runs_the_real_clock_state_machine_on_a_real_clock_driver(driver: 
 
 
 @pytest.mark.slow
+@pytest.mark.soak
 def test_check_fails_a_broken_real_clock_driver_on_its_clause_MQ_RESTORE_1() -> None:
     run = _check(f"exec:{sys.executable} {BROKEN} never-restores --real-clock")
     out = run.stdout + run.stderr

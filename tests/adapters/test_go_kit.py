@@ -8,8 +8,8 @@ not tested. Everything runs offline: the kit is standard library only, and GOPRO
 any attempt to download a module an error instead of a network call.
 
 The three `mqspec check` runs are the slow part, one test each so that xdist spreads them: the
-real-clock run sleeps through every delay and timeout (about 70 s, little CPU; marked slow, so
-`make test-fast` leaves it out); the two runs on the virtual clock take seconds.
+real-clock run sleeps through every delay and timeout (about 70 s, little CPU; marked slow and
+soak, so only `make test-soak` and CI run it); the two runs on the virtual clock take seconds.
 """
 
 from __future__ import annotations
@@ -108,6 +108,7 @@ def test_go_vet_gofmt_and_go_test_pass(tmp_path: Path) -> None:
 
 
 @pytest.mark.slow  # sleeps through every delay and timeout
+@pytest.mark.soak
 def test_example_conforms_on_the_real_clock(example: Path) -> None:
     # virtual_time false: the scenarios and the state machine on the real clock (slow).
     # No --timeout: the harness asks for T = 1 s in hello, and the kit adopts it.

@@ -6,9 +6,10 @@ quick profile runs once per server in tests/conformance/test_matrix.py, which re
 reports/matrix.md (seed 0) and requires every row to read "conforms" with no warning, so it is
 not run a second time here.
 
-Slow by design (about 15 minutes each for PostgreSQL and MariaDB in the thorough profile on a
-loaded two-core machine): marked ``slow``, so `make test` runs them and `make test-fast` does
-not; in CI the servers must be up. Each run works in its own namespace and drops it afterwards.
+Slow by design (4 to 6 minutes each for PostgreSQL and MariaDB in the thorough profile on two
+quiet cores): all are marked ``slow`` (`make test-fast` leaves them out), and the thorough and
+realtime runs ``soak`` too (`make test` leaves those out, `make test-soak` runs them; CI runs
+both). In CI the servers must be up. Each run works in its own namespace and drops it after.
 """
 
 from __future__ import annotations
@@ -26,7 +27,20 @@ pytestmark = [pytest.mark.server, pytest.mark.slow]
 SERVERS = [("Redis", REDIS_URL), ("PostgreSQL", POSTGRESQL_URL), ("MariaDB", MARIADB_URL)]
 
 
-@pytest.mark.parametrize("profile", ["thorough", "realtime", "faults", "concurrency"])
+# The thorough profile and the real clock are the long runs: marked ``soak`` (CI runs them with
+# `make test-soak`; `make test` leaves them out). faults and concurrency run in `make test`.
+SOAK = pytest.mark.soak
+
+
+@pytest.mark.parametrize(
+    "profile",
+    [
+        pytest.param("thorough", marks=SOAK),
+        pytest.param("realtime", marks=SOAK),
+        "faults",
+        "concurrency",
+    ],
+)
 @pytest.mark.parametrize(("engine_name", "url"), SERVERS, ids=[s[0] for s in SERVERS])
 def test_server_conforms_in_profile(engine_name: str, url: str, profile: str) -> None:
     require(engine_name, url)
