@@ -48,6 +48,7 @@ from mqspec.conformance.core.realclock import DEFAULT_WORKERS
 from mqspec.conformance.core.results import RunResult
 from mqspec.conformance.core.transcript import Transcript
 from mqspec.conformance.faults.crash import host_url
+from mqspec.conformance.frontends.junit import render_junit
 from mqspec.conformance.frontends.render import render_divergence, render_phase, render_summary
 from mqspec.conformance.frontends.replay import ReplayedStep, ReplayFinished, answer, replay
 from mqspec.conformance.frontends.reports import ReportWriter, default_report_dir
@@ -153,6 +154,13 @@ def _real_clock_options(
 )
 @click.option("--no-report", is_flag=True, help="Write no report files.")
 @click.option(
+    "--junit-xml",
+    "junit_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Also write the JUnit XML file here (for CI; with or without --no-report).",
+)
+@click.option(
     "--examples",
     type=click.IntRange(min=1),
     default=None,
@@ -187,6 +195,7 @@ def check(
     strict: bool,
     report_dir: Path | None,
     no_report: bool,
+    junit_path: Path | None,
     examples: int | None,
     steps: int | None,
     require_all: bool,
@@ -222,6 +231,8 @@ def check(
     if report_dir is not None and no_report:
         _fail("--report and --no-report contradict each other; give one")
     chosen = _resized(PROFILES[profile], examples, steps)
+    if junit_path is not None:
+        _check_writable(junit_path)
     started_at = datetime.now(UTC)
     writer = None
     if not no_report:
@@ -250,6 +261,8 @@ def check(
                 _dispatch(RunFinished(result), [writer])
     if writer is not None:
         click.echo(f"report: {writer.directory}")
+    if junit_path is not None:
+        _write_junit(junit_path, result, started_at)
     if result.verdict == "error":
         _fail(f"cannot check {target}: {result.error}")
     gaps = [c for c in result.not_exercised if c.clause.level == "MUST"]
@@ -318,6 +331,26 @@ def _unstarted(url: str, profile: str, seed: int, strict: bool, cause: str) -> R
         warnings=(),
         error=cause or "the backend could not be opened",
     )
+
+
+def _check_writable(path: Path) -> None:
+    """Exit 2 before the run when ``path`` cannot be written: a CI step learns it at once."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with path.open("a", encoding="utf-8"):
+            pass
+    except OSError as err:
+        _fail(f"cannot write --junit-xml {path}: {err.strerror or err}")
+
+
+def _write_junit(path: Path, result: RunResult, started_at: datetime) -> None:
+    """Write the run's JUnit XML to ``path``, creating its folder; exit 2 if it cannot."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(render_junit(result, started_at=started_at), encoding="utf-8")
+    except OSError as err:
+        _fail(f"cannot write --junit-xml {path}: {err.strerror or err}")
+    click.echo(f"junit: {path}")
 
 
 def _resized(profile: Profile, examples: int | None, steps: int | None) -> Profile:

@@ -320,3 +320,21 @@ def test_a_check_writes_nothing_in_the_working_directory_unless_asked(tmp_path, 
     out = invoke("check", "memory://", "--no-report")
     assert out.exit_code == 0, out.output
     assert list(work.iterdir()) == []  # no .hypothesis/, no reports/
+
+
+def test_junit_xml_writes_the_junit_file_where_asked_even_without_a_report():
+    out = invoke("check", "memory://", "--no-report", "--junit-xml", "ci/out/mqspec.xml")
+    assert out.exit_code == 0, out.output
+    assert "junit: ci/out/mqspec.xml" in out.output
+    text = Path("ci/out/mqspec.xml").read_text()
+    assert text.startswith("<?xml") and 'name="mqspec memory://"' in text
+    assert sorted(p.name for p in Path().iterdir()) == ["ci"]  # no report directory
+
+
+def test_an_unwritable_junit_path_exits_2_before_the_run(tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    out = invoke("check", "memory://", "--no-report", "--junit-xml", str(blocker / "x.xml"))
+    assert out.exit_code == 2
+    assert "cannot write --junit-xml" in out.output
+    assert "checking memory://" not in out.output  # refused before anything ran
