@@ -19,6 +19,7 @@ it prints the table and exits 0, or 1 if a mutant survived or a variant was flag
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 import tempfile
@@ -301,7 +302,8 @@ class ConsolePrinter:
         elapsed = time.monotonic() - self.started
         if isinstance(event, RunStarted):
             click.echo(f"checking {event.url} (profile {self.profile}, seed {event.seed})")
-            click.echo(f"declared: {event.capabilities.to_json()}")
+            # JSON, not Python's reprs: driver authors write Go and Node too.
+            click.echo(f"declared: {json.dumps(event.capabilities.to_json())}")
         elif isinstance(event, ScenarioDone):
             note = f": {event.reason}" if event.status != "pass" and event.reason else ""
             if len(event.divergences) > 1:

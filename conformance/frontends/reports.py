@@ -276,7 +276,8 @@ def render_markdown(
         lines.append("The backend did not open, so it declared nothing.")
     else:
         lines += ["| capability | value |", "|---|---|"]
-        lines += [f"| {k} | `{v!r}` |" for k, v in result.capabilities.to_json().items()]
+        caps = result.capabilities.to_json().items()
+        lines += [f"| {k} | `{json.dumps(v)}` |" for k, v in caps]
     lines += ["", "## Clauses", ""]
     if result.clauses:
         lines += ["| clause | level | status | title | note |", "|---|---|---|---|---|"]

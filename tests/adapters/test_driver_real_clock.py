@@ -117,7 +117,7 @@ def test_check_runs_the_real_clock_state_machine_on_a_real_clock_driver(driver: 
     run = _check("exec:" + shlex.join(driver("--real-clock")))
     out = run.stdout + run.stderr
     assert run.returncode == 0, out
-    assert re.search(r"'reservation_timeout': 1(\.0)?,", out) and "'virtual_time': False" in out
+    assert re.search(r'"reservation_timeout": 1(\.0)?,', out) and '"virtual_time": false' in out
     assert re.search(r"state machine on the real clock, 4 workers, \d+ examples", out), out
     assert "verdict: conforms" in out
 

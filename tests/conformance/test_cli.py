@@ -338,3 +338,13 @@ def test_an_unwritable_junit_path_exits_2_before_the_run(tmp_path):
     assert out.exit_code == 2
     assert "cannot write --junit-xml" in out.output
     assert "checking memory://" not in out.output  # refused before anything ran
+
+
+def test_declared_capabilities_are_printed_as_json_not_python():
+    out = invoke("check", "memory://", "--report", "r")
+    (declared,) = [line for line in lines(out.output) if line.startswith("declared: ")]
+    caps = json.loads(declared.removeprefix("declared: "))
+    assert caps["virtual_time"] is True and caps["max_jobs"] is None
+    report = Path("r/report.md").read_text()
+    assert "| virtual_time | `true` |" in report and "| max_jobs | `null` |" in report
+    assert "`True`" not in report and "`None`" not in report

@@ -318,7 +318,7 @@ def test_markdown_has_verdict_capabilities_table_and_replay_command(diverging, t
     text = (tmp_path / "report.md").read_text(encoding="utf-8")
     lines = text.splitlines()
     assert lines[0] == "# mqspec report: diverges"
-    assert "| reservation_tokens | `False` |" in lines
+    assert "| reservation_tokens | `false` |" in lines
     assert "| clause | level | status | title | note |" in lines
     assert (
         "| MQ-RESERVE-1 | MUST | fail | Reserve never blocks and never fails for an empty queue: "
