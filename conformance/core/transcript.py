@@ -47,14 +47,25 @@ def outcome_from_json(data: Any) -> Outcome | None:
     raise UsageError(f"not an outcome: {data!r}")
 
 
-def _short(outcome: Outcome | None) -> str:
+LISTED_CALL = 160
+"""Characters of one call shown in a listing; the transcript file keeps the whole task."""
+
+
+def _cut(text: str, limit: int) -> str:
+    return text if len(text) <= limit else f"{text[:limit]}... ({len(text)} characters in all)"
+
+
+def _short(outcome: Outcome | None, op: str = "") -> str:
     if outcome is None:
         return ""
     if isinstance(outcome, Ok):
         value = outcome.value
         if isinstance(value, dict) and "id" in value:
             return f"ok {value['id']!r}"
-        return "ok" if value is None else f"ok {value!r}"[:80]
+        if value is None:
+            # A Reserve that found nothing answers null; a push or delete answers plain ok.
+            return "null" if op in ("reserve", "drain") else "ok"
+        return _cut(f"ok {value!r}", 80)
     if isinstance(outcome, Failed):
         return f"error {outcome.message!r}"[:100]
     return f"unknown ({outcome.reason})"
@@ -166,7 +177,8 @@ class Transcript:
             if step.op in ("advance", "restart"):
                 rows.append(f"{i:3}. t={step.now:<10g} {step.op}")
                 continue
-            rows.append(f"{i:3}. t={step.now:<10g} {step.call():<60} -> {_short(step.outcome)}")
+            call = _cut(step.call(), LISTED_CALL)
+            rows.append(f"{i:3}. t={step.now:<10g} {call:<60} -> {_short(step.outcome, step.op)}")
         return "\n".join(rows)
 
     def to_pytest(self) -> str:
@@ -186,7 +198,7 @@ class Transcript:
         ]
         for step in self.steps:
             # One line: an Unknown reason may hold line breaks, which would end the comment.
-            said = " ".join(_short(step.outcome).splitlines())
+            said = " ".join(_short(step.outcome, step.op).splitlines())
             note = f"  # backend said: {said}" if step.outcome is not None else ""
             body.append(f"        {step.call()}{note}")
         body += ["    finally:", "        adapter.close()", ""]

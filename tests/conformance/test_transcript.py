@@ -215,7 +215,7 @@ def test_listing_format():
     )
     assert transcript.listing().splitlines() == [
         "  1. t=0          s.push({'id': 'a', 'priority': 1})                           -> ok 'a'",
-        "  2. t=0          s.reserve()" + " " * 50 + "-> ok",
+        "  2. t=0          s.reserve()" + " " * 50 + "-> null",  # nothing to reserve
         "  3. t=61.5       advance",
         "  4. t=61.5       s.delete({'id': 'a', 'priority': 1})"
         "                         -> error 'LookupError: no'",
@@ -323,3 +323,14 @@ def test_restart_steps_round_trip_list_and_replay_as_calls():
     source = transcript.to_pytest()
     compile(source, "test_reproducer.py", "exec")
     assert "        s.restart()\n        s.restart()\n" in source
+
+
+def test_a_listing_cuts_a_huge_task_and_shows_its_length_the_transcript_keeps_it():
+    big = {"id": "a", "priority": 1, "payload": "x" * 100_000}
+    transcript = Transcript(Capabilities(), steps=[Step(0, "push", big, Ok(big))])
+    (row,) = transcript.listing().splitlines()
+    assert len(row) < 300
+    assert f"... ({len(Step(0, 'push', big).call())} characters in all)" in row
+    # The transcript file and the pytest reproducer keep every character.
+    assert Transcript.from_jsonl(transcript.to_jsonl()).steps[0].task == big
+    assert "x" * 100_000 in transcript.to_pytest()
