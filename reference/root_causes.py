@@ -80,6 +80,9 @@ def out_of_priority(job: Job, other: Job, slack: float, allowed: str) -> Finding
         return Finding(late[0], f"{text}: {late[1]}", allowed, repr(job.id))
     # A restored job on either side means the restore lost the priority.
     restored = job.restored or job.state == RESERVED or other.restored
+    if late is not None:
+        # The program cannot tell the two apart: say the other explanation too.
+        text = f"{text}; or else {late[0].id}: {late[1]}"
     return Finding(
         RESTORE_PRIORITY if restored else ORDER_PRIORITY,
         text,

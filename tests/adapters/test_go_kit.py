@@ -115,14 +115,14 @@ def test_example_conforms_on_the_real_clock(example: Path) -> None:
     run = _check("--budget", "15", f"exec:{example}")
     assert run.returncode == 0, _output(run)
     assert "verdict: conforms" in run.stdout, _output(run)
-    assert "'virtual_time': False" in run.stdout, _output(run)
+    assert '"virtual_time": false' in run.stdout, _output(run)
 
 
 def test_example_conforms_on_the_kits_virtual_clock(example: Path) -> None:
     # The same queue, its clock set from each request's "now": scenarios and state machine.
     run = _check(f"exec:{example} --virtual --tokens")
     assert run.returncode == 0, _output(run)
-    assert "'virtual_time': True" in run.stdout, _output(run)
+    assert '"virtual_time": true' in run.stdout, _output(run)
     assert re.search(r"MQ-TOKEN-1\s+MUST\s+pass", run.stdout), _output(run)
 
 

@@ -77,7 +77,12 @@ def test_every_race_mutant_is_caught_and_shrunk(mutant):
 @pytest.mark.slow
 def test_shrinking_goes_to_fewer_simpler_instructions():
     def shrunk(condition):
-        return find(programs(), condition, settings=settings(database=None, max_examples=200))
+        # derandomize: the same search every run, so the shrunk program cannot vary by luck.
+        return find(
+            programs(),
+            condition,
+            settings=settings(database=None, max_examples=200, derandomize=True),
+        )
 
     two_reserves = shrunk(
         lambda p: sum(any(isinstance(s, Reserve) for s in b) for b in p.branches) >= 2
@@ -88,7 +93,8 @@ def test_shrinking_goes_to_fewer_simpler_instructions():
     (push,) = [s for s in instructions(a_push) if isinstance(s, Push)]
     assert push.id == "j0" and push.delay == 0
     delayed = shrunk(lambda p: any(isinstance(s, Push) and s.delay for s in instructions(p)))
-    assert [(s.priority, s.delay) for s in instructions(delayed) if s.delay] == [(0, 1)]
+    late = [(s.priority, s.delay) for s in instructions(delayed) if isinstance(s, Push) and s.delay]
+    assert late == [(0, 1)]
     assert delayed.size == 2 and delayed.prefix == ()
     deleting = shrunk(lambda p: any(isinstance(s, Delete) for s in instructions(p)))
     assert Delete(None) in instructions(deleting) and deleting.size == 2
