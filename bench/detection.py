@@ -18,8 +18,17 @@ median program length) and the totals against the issue's targets on the quick p
 mutant caught on every seed; median time to first divergence under 3 s, worst under 30 s;
 median minimal program at most 8 steps.
 
+``--real-clock`` runs the real-clock catalogue instead
+(`mqspec.conformance.frontends.selftest.real_clock_catalogue`: every quick-profile queue on its
+own monotonic clock, T = 1 s), correct variants included, ``--jobs`` queues at once (they sleep
+almost all of their time), and prints the issue's real-clock targets: every mutant that can show
+on a real clock caught on an expected clause, median time to first divergence under 20 s, and no
+false alarm on the correct variants (strict). Entries the real-clock catalogue does not run are
+listed with the reason.
+
     .venv/bin/python bench/detection.py                 # 5 seeds, every mutant
     .venv/bin/python bench/detection.py --seeds 3 --only restore-to-tail
+    .venv/bin/python bench/detection.py --real-clock --seeds 3     # about 80 minutes
 """
 
 from __future__ import annotations
@@ -27,10 +36,11 @@ from __future__ import annotations
 import argparse
 import statistics
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 from mqspec.adapters.selftest.catalogue import MUTANTS, SelftestQueue
 from mqspec.conformance.core.engine import run_search
-from mqspec.conformance.frontends.selftest import check
+from mqspec.conformance.frontends.selftest import Row, check, real_clock_catalogue
 
 Outcome = tuple[bool, float | None, int | None, float, set[str]]
 
@@ -74,6 +84,58 @@ def _one(mutant: SelftestQueue, seed: int) -> Outcome:
     return caught, first, length, time.monotonic() - started, named
 
 
+def _real_clock(seeds: int, only: list[str], jobs: int, budget: float, workers: int) -> None:
+    """The real-clock catalogue over ``seeds`` seeds, ``jobs`` entries at once."""
+    entries = [e for e in real_clock_catalogue() if not only or e.name in only]
+    for entry in entries:
+        if entry.not_run:
+            print(f"not run  {entry.kind:7} {entry.name:28} {entry.not_run}")
+    runnable = [e for e in entries if not e.not_run]
+    pairs = [(e, seed) for e in runnable for seed in range(seeds)]
+    started = time.monotonic()
+    with ThreadPoolExecutor(max_workers=jobs) as pool:
+        rows: list[Row] = list(
+            pool.map(lambda p: check(p[0], seed=p[1], budget=budget, workers=workers), pairs)
+        )
+    took = time.monotonic() - started
+    print(f"{'entry':36} {'ok':>5}  first: median  worst   program  run(s)  named")
+    firsts: list[float] = []
+    caught = alarms = mutant_runs = variant_runs = 0
+    for entry in runnable:
+        mine = [r for r in rows if r.entry.name == entry.name and r.entry.kind == entry.kind]
+        good = sum(r.ok for r in mine)
+        times = sorted(r.first_divergence for r in mine if r.first_divergence is not None)
+        sizes = sorted(r.program_length for r in mine if r.program_length is not None)
+        if entry.kind == "mutant":
+            mutant_runs += len(mine)
+            caught += good
+            firsts += [r.first_divergence for r in mine if r.ok and r.first_divergence is not None]
+        else:
+            variant_runs += len(mine)
+            alarms += len(mine) - good
+        named = sorted({c for r in mine for c in r.reported})
+        problems = sorted({r.problem for r in mine if r.problem})
+        median = f"{statistics.median(times):6.1f}" if times else "     -"
+        worst = f"{times[-1]:6.1f}" if times else "     -"
+        size = f"{statistics.median(sizes):7.1f}" if sizes else "      -"
+        total = sum(r.elapsed for r in mine)
+        print(
+            f"{entry.kind + ' ' + entry.name:36} {good}/{len(mine)}  {median} {worst}  {size}  "
+            f"{total:7.1f}  {', '.join(named) or '-'}"
+            + (f"  ({'; '.join(problems)})" if problems else ""),
+            flush=True,
+        )
+    print()
+    print(f"real clock, {seeds} seeds, {jobs} entries at once: {took:.0f} s in all")
+    print(f"mutants caught on an expected clause: {caught}/{mutant_runs} runs (target: all)")
+    if firsts:
+        print(
+            f"time to first divergence: median {statistics.median(firsts):.1f} s (target < 20), "
+            f"worst {max(firsts):.1f} s"
+        )
+    print(f"false alarms on correct variants: {alarms}/{variant_runs} runs (target: 0)")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, default=5, help="seeds per mutant (0..N-1)")
@@ -81,7 +143,14 @@ def main() -> None:
     parser.add_argument(
         "--search-only", action="store_true", help="the search without the scenarios"
     )
+    parser.add_argument("--real-clock", action="store_true", help="the real-clock catalogue")
+    parser.add_argument("--jobs", type=int, default=2, help="--real-clock: entries at once")
+    parser.add_argument("--budget", type=float, default=20.0, help="--real-clock: search budget")
+    parser.add_argument("--workers", type=int, default=4, help="--real-clock: workers per entry")
     args = parser.parse_args()
+    if args.real_clock:
+        _real_clock(args.seeds, args.only, args.jobs, args.budget, args.workers)
+        return
     measure = _one if args.search_only else _profile_run
     print("mode:", "search only" if args.search_only else "the profile, as mqspec selftest")
     mutants = [m for m in MUTANTS if not args.only or m.name in args.only]

@@ -284,8 +284,8 @@ class DoubleDelivery(MemoryQueue):
 class TokensIgnored(MemoryQueue):
     """Declares tokens but Delete never checks them: a stale Delete acks the new holder."""
 
-    def __init__(self) -> None:
-        super().__init__(tokens=True)
+    def __init__(self, timeout: float = 60) -> None:
+        super().__init__(tokens=True, timeout=timeout)
 
     def delete(self, task: Task, now: float | None) -> None:
         with self._lock:
@@ -309,8 +309,8 @@ class RejectNotEnforced(MemoryQueue):
     """Declares ``duplicates=reject`` but queues a second job under a live id: the unique
     constraint the policy relies on was never created."""
 
-    def __init__(self) -> None:
-        super().__init__(duplicates="reject")
+    def __init__(self, timeout: float = 60) -> None:
+        super().__init__(duplicates="reject", timeout=timeout)
 
     def push(self, task: Task, now: float | None) -> Task:
         self._duplicates = "distinct"  # the check reads this; the declaration stays "reject"
@@ -324,8 +324,8 @@ class NumericToken(MemoryQueue):
     """Declares tokens but hands out the lease id as a number (a SERIAL column passed through),
     where the contract asks for a string."""
 
-    def __init__(self) -> None:
-        super().__init__(tokens=True)
+    def __init__(self, timeout: float = 60) -> None:
+        super().__init__(tokens=True, timeout=timeout)
         self._leases: dict[str, int] = {}
 
     def reserve(self, now: float | None) -> Task | None:

@@ -77,7 +77,8 @@ class PhaseDone:
 
     - ``stateful``: ``clock`` ("virtual", or "real": the queue's own clock, slept for),
       ``workers`` (independent searches at once), ``steps`` (operations sent, all examples
-      and workers together; 0: not counted).
+      and workers together; 0: not counted), ``dropped`` (real clock: examples dropped
+      unjudged because a call was slower than the margin) and ``dropped_why`` (the first's).
     - ``crash``: ``restarts`` (kills and restarts), ``cuts`` (of them, inside an operation).
     - ``faults``: ``faults``, the counts of faults injected and their effects.
     - ``concurrency``: ``concurrency``, the counts for the report, and ``violations``: every
@@ -93,6 +94,8 @@ class PhaseDone:
     clock: str = "virtual"
     workers: int = 1
     steps: int = 0
+    dropped: int = 0
+    dropped_why: str = ""
     restarts: int = 0
     cuts: int = 0
     faults: FaultStats | None = None

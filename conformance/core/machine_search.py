@@ -9,6 +9,7 @@ A backend that could not be driven ends the search with a `DriverError` naming i
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -27,7 +28,7 @@ from mqspec.conformance.core.transcript import Transcript
 from mqspec.conformance.core.violations import ContractViolation
 from mqspec.reference.errors import DriverError, MqspecError
 
-__all__ = ["backend_failure", "divergence_of", "run_machine", "shrink_budget"]
+__all__ = ["backend_failure", "divergence_of", "found_violations", "run_machine", "shrink_budget"]
 
 
 def divergence_of(violation: ContractViolation, source: str) -> Divergence:
@@ -84,10 +85,10 @@ def run_machine(
         violations, rest = group.split(ContractViolation)
         if rest is not None and not machine.violations:
             _reraise_backend_failure(machine, rest.exceptions[0])
-        for leaf in _leaves(violations) or _unreplayable(machine):
+        for leaf in _leaves(violations) or found_violations(machine):
             divergences.append(divergence_of(leaf, source))
     except Exception as err:
-        unshrunk = _unreplayable(machine) if isinstance(err, HypothesisException) else []
+        unshrunk = found_violations(machine) if isinstance(err, HypothesisException) else []
         if not unshrunk:
             _reraise_backend_failure(machine, err)
         divergences += [
@@ -99,7 +100,7 @@ def run_machine(
     return tuple(divergences), time.monotonic() - started, found_after
 
 
-def _unreplayable(machine: type[QueueMachine]) -> list[ContractViolation]:
+def found_violations(machine: type[QueueMachine]) -> list[ContractViolation]:
     """The violations the cases found, one per clause, shortest program first, when Hypothesis
     could not replay them: a failure that depends on the backend's own history (a driver that
     dies after its 40th push in its life, say) is still a failure, only not a shrunk one."""
@@ -141,6 +142,11 @@ def _reraise_backend_failure(machine: type[QueueMachine], err: BaseException) ->
     ) from err
 
 
+_SHRINK_LOCK = threading.Lock()
+_shrink_users = 0
+_shrink_saved: object = None
+
+
 @contextmanager
 def shrink_budget(seconds: float | None) -> Iterator[None]:
     """Cap the time Hypothesis spends shrinking one failure at ``seconds``.
@@ -150,16 +156,27 @@ def shrink_budget(seconds: float | None) -> Iterator[None]:
     has, which is still a real, replayable failure. Hypothesis has no public setting for this:
     its engine reads the module constant ``MAX_SHRINKING_SECONDS`` when shrinking starts. If a
     Hypothesis version drops it, the budget is simply not applied (its own default holds).
+
+    The constant is process-wide, so searches in several threads at once (``mqspec selftest
+    --real-clock --jobs N``) share it: the first to enter saves Hypothesis's value, the last
+    to leave restores it, and each entry sets its own cap.
     """
-    saved = getattr(conjecture_engine, "MAX_SHRINKING_SECONDS", None)
-    if saved is None or seconds is None:
+    global _shrink_users, _shrink_saved
+    if seconds is None or getattr(conjecture_engine, "MAX_SHRINKING_SECONDS", None) is None:
         yield
         return
-    conjecture_engine.MAX_SHRINKING_SECONDS = seconds  # type: ignore[assignment]
+    with _SHRINK_LOCK:
+        if _shrink_users == 0:
+            _shrink_saved = conjecture_engine.MAX_SHRINKING_SECONDS
+        _shrink_users += 1
+        conjecture_engine.MAX_SHRINKING_SECONDS = seconds  # type: ignore[assignment]
     try:
         yield
     finally:
-        conjecture_engine.MAX_SHRINKING_SECONDS = saved
+        with _SHRINK_LOCK:
+            _shrink_users -= 1
+            if _shrink_users == 0:
+                conjecture_engine.MAX_SHRINKING_SECONDS = _shrink_saved  # type: ignore[assignment]
 
 
 def backend_failure(adapter: object) -> str | None:

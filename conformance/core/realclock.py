@@ -22,36 +22,81 @@ from __future__ import annotations
 import ast
 import threading
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
 from typing import Any
 
-import attrs
 from hypothesis import strategies as st
 from hypothesis.stateful import precondition, rule
 
-from mqspec.adapters.base import QueueAdapter
 from mqspec.conformance.core.events import PhaseDone
-from mqspec.conformance.core.machine_search import run_machine, shrink_budget
 from mqspec.conformance.core.profiles import Profile
+from mqspec.conformance.core.realclock_workers import CaseDropped, Opener, WorkerTask, run_workers
 from mqspec.conformance.core.results import Divergence
-from mqspec.conformance.core.statemachine import QueueMachine, machine_for
+from mqspec.conformance.core.statemachine import QueueMachine
 from mqspec.conformance.core.strategies import opaque_fields, priorities
+from mqspec.reference.errors import DriverError
 from mqspec.reference.types import Finding
 
-__all__ = ["DEFAULT_BUDGET", "DEFAULT_WORKERS", "RealClockMachine", "run_realtime_search"]
+__all__ = [
+    "DEFAULT_BUDGET",
+    "DEFAULT_WORKERS",
+    "Opener",
+    "RealClockMachine",
+    "run_realtime_search",
+]
 
 DEFAULT_BUDGET = 120.0
 """Seconds a real-clock search may take, all workers together, by default."""
 
-DEFAULT_WORKERS = 6
-"""Independent searches at once: a real-clock example sleeps most of its time, so several
-keep two cores busy."""
+MOST_DROPPED = 0.25
+"""The share of real-clock cases that may be dropped unjudged (a call slower than the
+margin) before the search is an error rather than a verdict."""
 
-BATCH = 2  # examples per Hypothesis run inside a worker, between budget checks
+DEFAULT_WORKERS = 16
+"""Independent searches at once. A real-clock case sleeps almost all of its time (sixteen
+workers on the Python example driver use well under a tenth of one core), so this many keep
+the sleeps overlapped; `bench/realclock.py` measures what they buy over one."""
 
-Opener = Callable[[], tuple[QueueAdapter, Callable[[], None]]]
-"""Opens one more queue of the same kind, each in a namespace of its own, with its cleanup."""
+
+def _drop_case(why: str) -> None:
+    """A call slower than the margin: drop the case unjudged rather than end the search.
+
+    Why: with many workers on a loaded machine one call in thousands can be slow. Its answer
+    cannot be judged fairly, so it is never a divergence; the rest of the search still holds.
+    `CaseDropped` ends the worker's Hypothesis run at once (it is no `Exception`, so
+    Hypothesis neither shrinks nor retries it); the worker counts it and starts its next run.
+    The search is an error when dropped cases are too many (`MOST_DROPPED`).
+    """
+    raise CaseDropped(why)
+
+
+class _DrainEnded(Exception):
+    """A call slower than the margin in the drain that ends a case."""
+
+
+def _end_drain(why: str) -> None:
+    raise _DrainEnded(why)
+
+
+def _time_may_pass(machine: QueueMachine) -> bool:
+    """Whether a time rule may run: an operation was sent since the case began or since the
+    last time rule. Every real-clock time rule requires it.
+
+    Why: Hypothesis's swarm testing and its bias towards the simplest choices made about half
+    the real-clock cases sixteen time rules in a row with nothing sent (or one Delete then
+    fifteen sleeps): cases that test nothing and cost their sleeps. Nothing can be observed
+    between two time rules, so two in a row are one longer wait; time before the first
+    operation changes nothing on an empty queue. The rule loses no behaviour a Reserve could
+    see, and a case whose enabled rules are all time rules is dropped by Hypothesis at once
+    as invalid, without sleeping.
+    """
+    steps = machine.session.transcript.steps
+    return bool(steps) and steps[-1].op != "advance"
+
+
+def _time_may_pass_to_event(machine: QueueMachine) -> bool:
+    return _time_may_pass(machine) and bool(machine.session.model.next_events())
 
 
 class RealClockMachine(QueueMachine):
@@ -60,8 +105,20 @@ class RealClockMachine(QueueMachine):
     Delays are 1 to 3 seconds, advances a fraction of a second to two reservation timeouts,
     and the rules that aim at boundaries stop just before and just after ready times and
     deadlines, where real-clock bugs live (a Delete refused in the last second of its lease,
-    a delay computed from a push time cut to whole seconds).
+    a delay computed from a push time cut to whole seconds). Every time rule needs an
+    operation sent since the last one (`_time_may_pass`): sleeps are the search's cost.
     """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.session.on_slow_call = _drop_case
+
+    def teardown(self) -> None:
+        # Hypothesis has concluded the case when it tears down, so a slow call in the drain
+        # cannot reject it: it ends the drain instead (the case counts as dropped).
+        self.session.on_slow_call = _end_drain
+        with suppress(_DrainEnded):
+            super().teardown()
 
     @rule(
         target=QueueMachine.pushed,
@@ -82,16 +139,28 @@ class RealClockMachine(QueueMachine):
         """Up to 40 jobs at once (a few per call on a real backend), some delayed 1-3 s."""
         return self._push_batch(count, priority_seed, delayed, longest_delay=3)
 
+    @precondition(_time_may_pass)
     @rule(seconds=st.sampled_from([0.05, 0.3, 0.7, 1.2]))
     def advance(self, seconds: float) -> None:
         self.session.advance(seconds)
 
+    @precondition(_time_may_pass)
     @rule(factor=st.sampled_from([1, 2, 0.5, 0.75]))
     def advance_far(self, factor: float) -> None:
         """Past a whole reservation timeout (several expire together), or into one."""
         self.session.advance(self.session.capabilities.reservation_timeout * factor)
 
-    @precondition(lambda self: bool(self.session.model.next_events()))
+    @precondition(_time_may_pass_to_event)
+    @rule(data=st.data())
+    def advance_to_event(self, data: st.DataObject) -> None:
+        QueueMachine.advance_to_event(self, data)
+
+    @precondition(_time_may_pass_to_event)
+    @rule(fraction=st.sampled_from([0.5, 0.9]))
+    def advance_partway(self, fraction: float) -> None:
+        QueueMachine.advance_partway(self, fraction)
+
+    @precondition(_time_may_pass_to_event)
     @rule(data=st.data(), before=st.sampled_from([0.3, 0.6, 0.9]))
     def advance_into_last_second(self, data: st.DataObject, before: float) -> None:
         """Stop in the last second before a deadline or ready time, or just after one. The
@@ -101,21 +170,6 @@ class RealClockMachine(QueueMachine):
         after = data.draw(st.booleans(), label="after")
         when = when + self.session.margin if after else when - before
         self.session.advance_to(max(when, self.session.now))
-
-
-@attrs.define
-class _Pool:
-    """What the workers share: the stop signal, and what each found and ran."""
-
-    deadline: float
-    stop: threading.Event = attrs.Factory(threading.Event)
-    lock: threading.Lock = attrs.Factory(threading.Lock)
-    divergences: list[Divergence] = attrs.Factory(list)
-    warnings: list[Finding] = attrs.Factory(list)
-    examples: int = 0
-    steps: int = 0
-    found_after: float | None = None
-    error: BaseException | None = None
 
 
 def run_realtime_search(
@@ -133,84 +187,74 @@ def run_realtime_search(
 
     Each worker opens its own queue with ``open_queue`` (its own driver process, namespace or
     instance), runs batches of examples with seeds derived from ``seed`` and its number until
-    ``budget`` seconds have passed or a worker found a divergence, and closes it. One
-    divergence per clause is kept, the smallest program first. Hypothesis's shrink budget is
-    process-wide: with ``cap_shrinking`` it is set here to the profile's, around all workers.
+    ``budget`` seconds have passed or a worker found a divergence, and closes it (each worker
+    a thread: `mqspec.conformance.core.realclock_workers`). One divergence per clause is kept,
+    the smallest program first. With ``cap_shrinking`` Hypothesis's shrink budget is the
+    profile's, around all workers.
 
     Raises:
-        DriverError: a worker's queue could not be opened or driven (the first such error).
+        DriverError: a worker's queue could not be opened or driven (the first such error),
+            when no worker found a divergence.
     """
     started = time.monotonic()
-    pool = _Pool(deadline=started + budget)
-
-    def work(number: int) -> None:
-        try:
-            adapter, cleanup = open_queue()
-        except BaseException as err:
-            with pool.lock:
-                pool.error = pool.error or err
-            pool.stop.set()
-            return
-        try:
-            machine = machine_for(adapter, strict=strict, url=url, base=RealClockMachine)
-            batch = 0
-            while time.monotonic() < pool.deadline and not pool.stop.is_set():
-                batch_seed = seed * 1_000_003 + number * 1009 + batch
-                chosen = attrs.evolve(profile, examples=BATCH)
-                begun = time.monotonic()
-                found, _, first = run_machine(
-                    machine, chosen, batch_seed, "stateful, real clock", cap_shrinking=False
-                )
-                with pool.lock:
-                    pool.examples += BATCH
-                    pool.steps += machine.steps_run
-                    machine.steps_run = 0
-                    if found:
-                        pool.divergences += found
-                        if first is not None and pool.found_after is None:
-                            pool.found_after = begun - started + first
-                if found:
-                    pool.stop.set()
-                batch += 1
-            with pool.lock:
-                pool.warnings += [w for w in machine.findings if w not in pool.warnings]
-        except BaseException as err:
-            with pool.lock:
-                pool.error = pool.error or err
-            pool.stop.set()
-        finally:
-            cleanup()
-
-    threads = [
-        threading.Thread(target=work, args=(n,), name=f"mqspec-realclock-{n}", daemon=True)
+    tasks = [
+        WorkerTask(
+            opener=open_queue,
+            base=RealClockMachine,
+            profile=profile,
+            url=url,
+            strict=strict,
+            seed=seed,
+            number=n,
+            deadline=started + budget,
+            started=started,
+        )
         for n in range(max(1, workers))
     ]
-    with shrink_budget(profile.shrink_seconds if cap_shrinking else None), _one_parse_at_a_time():
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join()
-    if pool.error is not None and not pool.divergences:
-        raise pool.error
+    with _one_parse_at_a_time():
+        reports = run_workers(
+            tasks, shrink_seconds=profile.shrink_seconds if cap_shrinking else None
+        )
+    found = [d for r in reports for d in r.divergences]
+    errors = [r.error for r in reports if r.error is not None]
+    if errors and not found:
+        raise errors[0]
+    cases = sum(r.examples for r in reports)
+    dropped = sum(r.dropped for r in reports)
+    why = next((r.dropped_why for r in reports if r.dropped_why), "")
+    if not found and dropped > cases * MOST_DROPPED:
+        raise DriverError(
+            f"{dropped} of {cases} real-clock cases were dropped unjudged, too many to rest a "
+            f"verdict on; the first: {why} (fewer --workers put less load on the machine)"
+        )
     kept: list[Divergence] = []
-    for divergence in sorted(pool.divergences, key=_size):
+    for divergence in sorted(found, key=_size):
         if all(d.clause != divergence.clause for d in kept):
             kept.append(divergence)
     kept.sort(key=lambda d: d.clause.id)
+    warnings: list[Finding] = []
+    for report in reports:
+        warnings += [w for w in report.warnings if w not in warnings]
+    firsts = [r.found_after for r in reports if r.found_after is not None]
     return PhaseDone(
         "stateful",
         tuple(kept),
-        tuple(pool.warnings),
-        examples=pool.examples,
+        tuple(warnings),
+        examples=cases,
         elapsed=time.monotonic() - started,
-        found_after=pool.found_after,
+        found_after=min(firsts) if firsts else None,
         clock="real",
-        workers=len(threads),
-        steps=pool.steps,
+        workers=len(tasks),
+        steps=sum(r.steps for r in reports),
+        dropped=dropped,
+        dropped_why=why,
     )
 
 
 _PARSE = threading.Lock()
+_PATCH = threading.Lock()
+_parse_users = 0
+_parse_original: Any = None
 
 
 @contextmanager
@@ -220,19 +264,28 @@ def _one_parse_at_a_time() -> Iterator[None]:
     Why: Hypothesis reads the source of rules and lambdas (`inspect.getsource`, which parses
     the file) to describe them, and CPython 3.11's parser is not safe to enter from two
     threads at once: it fails with "SystemError: AST constructor recursion depth mismatch".
-    Parsing is rare and quick, so one at a time costs nothing measurable.
+    Parsing is rare and quick, so one at a time costs nothing measurable. Searches running
+    at once share the patch: the first installs it, the last removes it.
     """
-    original = ast.parse
+    global _parse_users, _parse_original
+    with _PATCH:
+        if _parse_users == 0:
+            _parse_original = ast.parse
+            original = _parse_original
 
-    def parse(*args: Any, **kwargs: Any) -> Any:
-        with _PARSE:
-            return original(*args, **kwargs)
+            def parse(*args: Any, **kwargs: Any) -> Any:
+                with _PARSE:
+                    return original(*args, **kwargs)
 
-    ast.parse = parse
+            ast.parse = parse
+        _parse_users += 1
     try:
         yield
     finally:
-        ast.parse = original
+        with _PATCH:
+            _parse_users -= 1
+            if _parse_users == 0:
+                ast.parse = _parse_original
 
 
 def _size(divergence: Divergence) -> int:

@@ -86,6 +86,14 @@ def violation_type(clause_id: str) -> type[ContractViolation]:
     return kind
 
 
+class SlowCall(DriverError):
+    """Real time: a call took longer than the margin, so its answer cannot be judged fairly.
+
+    Never a divergence. A scenario retries its case (`mqspec.conformance.core.engine`); the
+    real-clock search drops the case (`Session.on_slow_call`); anything else ends the run.
+    """
+
+
 class Session:
     """One test case against one adapter: reset it, drive it, judge every answer.
 
@@ -137,6 +145,11 @@ class Session:
         self._cut = False  # the operation in flight was cut by a crash (OperationCut)
         self._death: DriverDied | None = None  # the backend died inside the operation in flight
         self.fault_outcome = fault_outcome
+        # Real time: called with the reason when a call took longer than the margin, before
+        # the session raises DriverError; it may end the case its own way instead (the
+        # real-clock search drops the case: `abandoned` then holds the reason).
+        self.on_slow_call: Callable[[str], None] | None = None
+        self.abandoned = ""
         _revive(adapter)
         try:
             adapter.reset(self._adapter_now())
@@ -303,10 +316,14 @@ class Session:
         outcome = self._call(lambda: action(None))
         took = self.now - at
         if took > self.margin:
-            raise DriverError(
+            why = (
                 f"real-time profile: {op} took {took:.3f}s, more than the {self.margin}s margin; "
                 "the answer cannot be judged fairly (raise the margin or check the backend)"
             )
+            if self.on_slow_call is not None:
+                self.abandoned = why
+                self.on_slow_call(why)
+            raise SlowCall(why)
         return at, outcome
 
     def _step_past_boundaries(self) -> None:

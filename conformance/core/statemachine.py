@@ -45,6 +45,9 @@ class QueueMachine(RuleBasedStateMachine):
     # Hypothesis cannot replay a failure (it depended on the backend's own history).
     violations: ClassVar[list[Any]] = []
     steps_run: ClassVar[int] = 0  # operations sent in every case so far (for progress)
+    cases_run: ClassVar[int] = 0  # cases ended so far
+    cases_abandoned: ClassVar[int] = 0  # of those, cases dropped unjudged (`Session.abandoned`)
+    abandoned_why: ClassVar[str] = ""  # the first such case's reason
 
     pushed = Bundle("pushed")
     reserved = Bundle("reserved")
@@ -208,9 +211,15 @@ class QueueMachine(RuleBasedStateMachine):
         # Hypothesis calls teardown even after a rule raised. Draining then would judge a
         # backend the model no longer tracks, and the drain's finding would replace the rule's.
         try:
-            if self.session.violation is None:
+            # A case dropped unjudged (a call slower than the real-clock margin) left the
+            # queue where the model cannot follow: it is not drained either.
+            if self.session.violation is None and not self.session.abandoned:
                 self.session.drain()
         finally:
+            type(self).cases_run += 1
+            if self.session.abandoned:
+                type(self).cases_abandoned += 1
+                type(self).abandoned_why = type(self).abandoned_why or self.session.abandoned
             type(self).steps_run += sum(
                 step.op not in ("advance", "restart") for step in self.session.transcript.steps
             )
@@ -231,5 +240,14 @@ def machine_for(
     return type(
         base.__name__,
         (base,),
-        {"adapter": adapter, "strict": strict, "url": url, "findings": [], "steps_run": 0},
+        {
+            "adapter": adapter,
+            "strict": strict,
+            "url": url,
+            "findings": [],
+            "steps_run": 0,
+            "cases_run": 0,
+            "cases_abandoned": 0,
+            "abandoned_why": "",
+        },
     )

@@ -1,11 +1,11 @@
-"""The exception that reports a broken contract to a test framework."""
+"""What the harness raises or warns to a test framework: a broken MUST, a SHOULD finding."""
 
 from __future__ import annotations
 
 from mqspec.reference.errors import MqspecError
 from mqspec.reference.types import Finding
 
-__all__ = ["ContractViolation"]
+__all__ = ["ContractViolation", "ShouldWarning"]
 
 
 class ContractViolation(MqspecError, AssertionError):
@@ -23,3 +23,12 @@ class ContractViolation(MqspecError, AssertionError):
         if program:
             text += "\n\nMinimal program:\n" + program
         super().__init__(text)
+
+
+class ShouldWarning(UserWarning):
+    """A SHOULD clause the backend did not keep (not a failure unless strict).
+
+    The pytest plugin issues SHOULD findings as this class, so a suite can select them:
+    ``-W error::mqspec.conformance.core.violations.ShouldWarning`` makes them fail, and
+    ``-W ignore::...`` hides them, without touching other warnings.
+    """

@@ -442,6 +442,14 @@ def _check(
     budget_help="With --real-clock: the state machine's budget per queue.",
     workers_help="With --real-clock: state machines searching at once per queue.",
 )
+@click.option(
+    "--jobs",
+    type=click.IntRange(min=1),
+    default=2,
+    show_default=True,
+    help="With --real-clock: queues checked at once. They sleep most of their time, but "
+    "their queues and searches share this process: 8 at once overloaded two cores.",
+)
 def selftest_command(
     seed: int,
     only: tuple[str, ...],
@@ -449,6 +457,7 @@ def selftest_command(
     real_clock: bool,
     budget: float,
     workers: int,
+    jobs: int,
 ) -> None:
     """Prove the suite's power: run it against every broken queue and correct variant.
 
@@ -471,6 +480,7 @@ def selftest_command(
         seed=seed,
         budget=budget if real_clock else None,
         workers=workers if real_clock else None,
+        jobs=jobs if real_clock else 1,
     ):
         rows.append(row)
         e = row.entry
@@ -524,8 +534,8 @@ def replay_command(file: Path, url: str | None, strict: bool) -> None:
         _fail(f"cannot open {target}: {err}{hint}")
     click.echo(f"replaying {file} against {target} ({len(transcript.steps)} steps)")
     if adapter.capabilities != transcript.capabilities:
-        click.echo(f"note: recorded under {transcript.capabilities.to_json()}")
-        click.echo(f"      the backend now declares {adapter.capabilities.to_json()}")
+        click.echo(f"note: recorded under {json.dumps(transcript.capabilities.to_json())}")
+        click.echo(f"      the backend now declares {json.dumps(adapter.capabilities.to_json())}")
     finished = None
     try:
         for event in replay(transcript, adapter, url=target, strict=strict):

@@ -24,7 +24,7 @@ from mqspec.conformance.core.events import RunFinished
 from mqspec.conformance.core.results import RunResult
 from mqspec.reference.clauses import CATALOGUE
 
-__all__ = ["SHIPPED", "Row", "render_matrix", "row_result"]
+__all__ = ["SHIPPED", "Row", "matrix_line", "render_matrix", "row_result"]
 
 
 @attrs.frozen
@@ -118,11 +118,15 @@ def render_matrix(results: list[tuple[Row, RunResult]]) -> str:
         "| adapter | verdict | " + " | ".join(areas) + " |",
         "|---|---|" + "---|" * len(areas),
     ]
-    for row, result in results:
-        cells = [_cell(result, area) for area in areas]
-        lines.append(f"| {row.name} | {result.verdict} | " + " | ".join(cells) + " |")
+    lines += [matrix_line(row, result) for row, result in results]
     lines.append("")
     return "\n".join(lines)
+
+
+def matrix_line(row: Row, result: RunResult) -> str:
+    """The matrix's line for one adapter."""
+    cells = [_cell(result, area) for area in _areas()]
+    return f"| {row.name} | {result.verdict} | " + " | ".join(cells) + " |"
 
 
 def main(argv: list[str] | None = None) -> int:

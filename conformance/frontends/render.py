@@ -69,8 +69,13 @@ def render_phase(done: PhaseDone) -> str:
             f"{counts.unknown_count} undecided: {status}"
         )
     if done.clock == "real":
+        dropped = (
+            f" ({done.dropped} dropped unjudged: a call slower than the margin)"
+            if done.dropped
+            else ""
+        )
         return (
             f"state machine on the real clock, {done.workers} workers, {done.examples} "
-            f"examples, {done.steps} operations in {done.elapsed:.0f}s: {status}"
+            f"examples{dropped}, {done.steps} operations in {done.elapsed:.0f}s: {status}"
         )
     return f"state machine, {done.examples} examples: {status}"

@@ -6,14 +6,15 @@ machine with injected faults (then crashes, for a durable queue that is not a se
 ``crash`` the machine that kills the queue's process; under ``concurrency`` several clients at
 once. Each opens the backend through the URL registry. A `PytestVerdicts` handler turns the
 engine's events into pytest's terms: divergences fail the test, SHOULD findings become pytest
-warnings unless --mq-strict, a scenario the queue cannot run is skipped. With the plugin, the
-only modules of mqspec that import pytest.
+warnings (`ShouldWarning`) unless --mq-strict, a scenario the queue cannot run is skipped. On
+the real clock the search runs its workers each on a queue of its own, as `mqspec check` does.
+With the plugin, the only modules of mqspec that import pytest.
 """
 
 from __future__ import annotations
 
 import warnings
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 
 import pytest
 
@@ -23,6 +24,7 @@ from mqspec.conformance.core.engine import check_realtime, run_scenario, run_sea
 from mqspec.conformance.core.events import Event, PhaseDone, ScenarioDone
 from mqspec.conformance.core.profiles import PROFILES
 from mqspec.conformance.core.scenarios import SCENARIOS, Scenario
+from mqspec.conformance.core.violations import ShouldWarning
 from mqspec.conformance.frontends.render import render_divergence
 from mqspec.reference.errors import DriverError
 from mqspec.reference.types import Finding
@@ -64,7 +66,7 @@ class PytestVerdicts:
 
 def _warn(findings: Iterable[Finding]) -> None:
     for finding in findings:
-        warnings.warn(finding.render(), stacklevel=2)
+        warnings.warn(finding.render(), ShouldWarning, stacklevel=2)
 
 
 @pytest.mark.parametrize("item", SCENARIOS, ids=lambda s: f"{s.clause.id}-{s.name}")
@@ -85,14 +87,28 @@ def test_state_machine(mq: tuple[QueueAdapter, str, str], request: pytest.Fixtur
     """The profile's search: every divergence it finds fails this test, with its clause."""
     adapter, url, opened = mq
     profile = request.config.getoption("--mq-profile")
-    if PROFILES[profile].realtime:
-        pytest.skip("the realtime profile runs the scenarios only")
     strict = request.config.getoption("--mq-strict")
     seed = request.config.getoption("--mq-seed")
+    open_queue = None
+    if (PROFILES[profile].realtime or not adapter.capabilities.virtual_time) and (
+        "queue=" not in url
+    ):
+
+        def open_queue() -> tuple[QueueAdapter, Callable[[], None]]:
+            # Each real-clock worker on a queue of its own, as `mqspec check` does.
+            queue, _, close = open_isolated_url(url)
+            return queue, close
+
     verdicts = PytestVerdicts()
     try:
         for done in run_search(
-            adapter, profile, url=url, opened_url=opened, strict=strict, seed=seed
+            adapter,
+            profile,
+            url=url,
+            opened_url=opened,
+            strict=strict,
+            seed=seed,
+            open_queue=open_queue,
         ):
             verdicts.handle_event(done)
     except DriverError as err:

@@ -58,8 +58,8 @@ FIGURES: dict[str, list[str]] = {
         rf"^\s+\d+\s+{NUMBER}\s+{NUMBER}\s+{NUMBER}\s+\d+\s+1 Linearizable$",
     ],
     "realclock": [
-        r"^  1 worker:\s+\d+ operations,\s+\d+ examples in [\d.]+ s$",
-        r"^  2 workers:\s+\d+ operations,\s+\d+ examples in [\d.]+ s$",
+        r"^  1 worker:\s+\d+ operations,\s+\d+ cases in [\d.]+ s \([\d.]+ s CPU\)$",
+        r"^\s+2 workers:\s+\d+ operations,\s+\d+ cases in [\d.]+ s \([\d.]+ s CPU\)$",
         r"^  ratio [\d.]+x \(target >= 10x\): (PASS|MISS)$",
     ],
     "detection": [
@@ -140,3 +140,16 @@ def test_compare_prints_base_and_working_tree_side_by_side() -> None:
     # The fast checker's row, once in each column.
     row = rf"\s+2,\d\d\d\s+{NUMBER}\s+{NUMBER}\s+{NUMBER}\s+0"
     assert any(re.match(rf"^{row}\s+\|{row}$", x) for x in lines), done.stdout
+
+
+@pytest.mark.slow
+@pytest.mark.soak
+def test_detection_bench_runs_on_the_real_clock() -> None:
+    """`detection.py --real-clock`: one mutant and one correct variant on their own clock (the
+    scenarios alone sleep about 35 s each, so this is a soak run)."""
+    args = ["--real-clock", "--seeds", "1", "--jobs", "2", "--budget", "4", "--workers", "2"]
+    out = run_bench("detection", [*args, "--only", "never-restores", "--only", "ticker"])
+    assert re.search(r"^mutant never-restores\s+1/1\s", out, re.MULTILINE), out
+    assert re.search(r"^variant ticker\s+1/1\s", out, re.MULTILINE), out
+    assert re.search(r"^mutants caught on an expected clause: 1/1 runs", out, re.MULTILINE), out
+    assert re.search(r"^false alarms on correct variants: 0/1 runs", out, re.MULTILINE), out

@@ -12,10 +12,12 @@ import json
 import re
 import sys
 import types
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from hypothesis.configuration import set_hypothesis_home_dir
 
 from mqspec.adapters.memory import MemoryQueue
 from mqspec.adapters.selftest.mutants import EmptyIsError
@@ -39,7 +41,7 @@ def boom(**options):
 
 
 @pytest.fixture(autouse=True)
-def setup(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+def setup(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     monkeypatch.setitem(engine.PROFILES, "quick", SMALL)
     monkeypatch.chdir(tmp_path)
     fakes = types.ModuleType("mqspec_cli_fakes")
@@ -47,7 +49,11 @@ def setup(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     fakes.boom = boom  # type: ignore[attr-defined]
     fakes.tick_fails = TickFails  # type: ignore[attr-defined]
     monkeypatch.setitem(sys.modules, "mqspec_cli_fakes", fakes)
-    return tmp_path
+    # The CLI points Hypothesis's home at the user's cache, process-wide; keep that inside
+    # this test so the next test in this worker sees Hypothesis as it was.
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    yield tmp_path
+    set_hypothesis_home_dir(None)
 
 
 def invoke(*args: str):

@@ -103,6 +103,21 @@ def test_strict_fails_a_tail_restoring_queue_on_MQ_RESTORE_3(pytester: pytest.Py
     assert not any("(MUST)" in line for line in result.outlines)
 
 
+def test_should_findings_are_their_own_warning_class_MQ_RESTORE_3(pytester: pytest.Pytester):
+    """`-W error::...ShouldWarning` turns SHOULD findings (and nothing else) into failures."""
+    result = pytester.runpytest_subprocess(
+        "--mq",
+        "py:mqspec.adapters.selftest.mutants:RestoreToTail",
+        "-k",
+        "test_scenario and MQ-RESTORE-3",
+        "-W",
+        "error::mqspec.conformance.core.violations.ShouldWarning",
+        *NO_CACHE,
+    )
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
+    assert result.parseoutcomes()["failed"] == 1
+
+
 def test_without_strict_a_tail_restoring_queue_passes_with_a_warning_MQ_RESTORE_3(
     pytester: pytest.Pytester,
 ):
@@ -122,6 +137,6 @@ def test_without_strict_a_tail_restoring_queue_passes_with_a_warning_MQ_RESTORE_
         [
             "*test_scenario?MQ-RESTORE-3-seed_example_a_b_c? PASSED*",
             "*warnings summary*",
-            "*UserWarning: MQ-RESTORE-3 (SHOULD): *",
+            "*ShouldWarning: MQ-RESTORE-3 (SHOULD): *",
         ]
     )

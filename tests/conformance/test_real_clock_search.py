@@ -73,3 +73,103 @@ def test_a_queue_that_never_restores_is_caught_on_the_real_clock_MQ_RESTORE_1() 
     divergence = done.divergences[0]
     assert divergence.transcript is not None and divergence.transcript.clock == "real"
     assert "real clock" in divergence.source
+
+
+class _SometimesSlow:
+    """A correct queue on its own clock whose every ``every``-th call takes ``pause`` seconds
+    (longer than the session's 0.25 s margin): a loaded machine, as an outsider sees it."""
+
+    def __init__(self, *, every: int, pause: float = 0.4) -> None:
+        self.queue = OwnClock(MemoryQueue(timeout=1))
+        self.every = every
+        self.pause = pause
+        self.calls = 0
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.queue, name)
+
+    def _maybe_pause(self) -> None:
+        import time
+
+        self.calls += 1
+        if self.calls % self.every == 0:
+            time.sleep(self.pause)
+
+    def push(self, task: Any, now: Any) -> Any:
+        self._maybe_pause()
+        return self.queue.push(task, now)
+
+    def reserve(self, now: Any) -> Any:
+        self._maybe_pause()
+        return self.queue.reserve(now)
+
+    def delete(self, task: Any, now: Any) -> None:
+        self._maybe_pause()
+        self.queue.delete(task, now)
+
+
+@pytest.mark.slow
+def test_a_rare_slow_call_drops_its_case_and_the_search_goes_on() -> None:
+    """One slow call in 150: its case is dropped unjudged and counted, never a divergence,
+    and the search still gives its verdict."""
+    done, _ = _search(lambda: _SometimesSlow(every=150), budget=8, workers=2)
+    assert done.divergences == (), [d.finding.render() for d in done.divergences]
+    assert 0 < done.dropped < done.examples
+    assert "margin" in done.dropped_why
+
+
+@pytest.mark.slow
+def test_a_backend_too_slow_to_judge_is_an_error_naming_the_margin() -> None:
+    from mqspec.reference.errors import DriverError
+
+    with pytest.raises(DriverError, match=r"dropped unjudged.*more than the 0.25s margin"):
+        _search(lambda: _SometimesSlow(every=2), budget=4, workers=2)
+
+
+def test_time_rules_need_an_operation_since_the_last_one() -> None:
+    """No real-clock case sleeps before its first operation or twice in a row."""
+    from types import SimpleNamespace
+
+    from mqspec.conformance.core.realclock import _time_may_pass
+
+    def machine(*ops: str) -> Any:
+        steps = [SimpleNamespace(op=op) for op in ops]
+        return SimpleNamespace(session=SimpleNamespace(transcript=SimpleNamespace(steps=steps)))
+
+    assert not _time_may_pass(machine())
+    assert _time_may_pass(machine("push"))
+    assert not _time_may_pass(machine("push", "advance"))
+    assert _time_may_pass(machine("push", "advance", "reserve"))
+
+
+def test_every_real_clock_catalogue_entry_runs_on_a_short_timeout() -> None:
+    """Each entry `mqspec selftest --real-clock` runs declares a T the real clock accepts (a
+    mutant whose factory ignored `timeout` was refused mid-selftest once)."""
+    from mqspec.conformance.core.profiles import REALTIME_MAX_TIMEOUT
+    from mqspec.conformance.frontends.selftest import real_clock_catalogue
+
+    for entry in real_clock_catalogue():
+        if entry.not_run:
+            continue
+        queue = entry.factory()
+        try:
+            timeout = queue.capabilities.reservation_timeout
+            assert timeout <= REALTIME_MAX_TIMEOUT, (entry.name, timeout)
+        finally:
+            queue.close()
+
+
+def test_a_selftest_entry_the_real_clock_refuses_is_an_error_row_not_a_crash() -> None:
+    from mqspec.adapters.selftest.catalogue import SelftestQueue
+    from mqspec.conformance.frontends.selftest import check
+
+    entry = SelftestQueue(
+        name="long-timeout",
+        factory=lambda: OwnClock(MemoryQueue(timeout=60)),
+        profile="realtime",
+        strict=True,
+        summary="a correct queue whose T is too long to sleep through",
+    )
+    row = check(entry)
+    assert not row.ok and row.verdict == "error"
+    assert "reservation timeout of at most 5s" in row.problem

@@ -1,7 +1,8 @@
 """The bounded real-time profile: the production code path, on the real clock.
 
-Tests that sleep (about a minute each): the scenarios with a 1 s reservation timeout, then the
-real-clock state machine for a budget of seconds.
+Tests that sleep (about 40 s each, so they are `soak`: `make test-soak`, run by CI after `make
+test`): the scenarios with a 1 s reservation timeout, then the real-clock state machine for a
+budget of seconds. `make test` keeps the real clock through `test_real_clock_search.py`.
 RealClock's own tests use a fake sleep and never wait.
 """
 
@@ -27,6 +28,7 @@ def _result(adapter, profile="realtime"):
 
 
 @pytest.mark.slow
+@pytest.mark.soak
 def test_realtime_profile_passes_a_correct_queue() -> None:
     result = _result(MemoryQueue(timeout=1))
     assert result.verdict == "conforms", render_failure(result)
@@ -34,6 +36,7 @@ def test_realtime_profile_passes_a_correct_queue() -> None:
 
 
 @pytest.mark.slow
+@pytest.mark.soak
 def test_realtime_profile_catches_a_lost_restore_MQ_RESTORE_1() -> None:
     result = _result(NeverRestores(timeout=1))
     assert result.verdict == "diverges"
@@ -83,3 +86,47 @@ def test_an_operation_slower_than_the_margin_aborts() -> None:
     session = Session(_SlowQueue(timeout=1), realtime=True, margin=0.01)
     with pytest.raises(DriverError, match=r"real-time profile: reserve took .* margin"):
         session.reserve()
+
+
+class _SlowOnce:
+    """A correct queue on its own clock whose first Reserve takes 0.4 s (past the margin)."""
+
+    def __init__(self) -> None:
+        from mqspec.adapters.ownclock import OwnClock
+
+        self.queue = OwnClock(MemoryQueue(timeout=1))
+        self.slow = 1
+
+    def __getattr__(self, name: str):
+        return getattr(self.queue, name)
+
+    def reserve(self, now):
+        import time
+
+        if self.slow:
+            self.slow -= 1
+            time.sleep(0.4)
+        return self.queue.reserve(now)
+
+
+def test_a_scenario_case_with_one_slow_call_runs_again_and_is_judged_MQ_RESERVE_1() -> None:
+    from mqspec.conformance.core.engine import run_scenario
+    from mqspec.conformance.core.scenarios import SCENARIOS
+
+    scenario = next(s for s in SCENARIOS if s.clause.id == "MQ-RESERVE-1")
+    queue = _SlowOnce()
+    done = run_scenario(queue, scenario, "py:slow-once", strict=True, realtime=True)
+    assert done.status == "pass", done.reason
+    assert queue.slow == 0  # the slow call happened, and was not judged
+
+
+def test_a_scenario_whose_calls_stay_slow_is_an_error_naming_the_margin() -> None:
+    from mqspec.conformance.core.engine import run_scenario
+    from mqspec.conformance.core.scenarios import SCENARIOS
+    from mqspec.conformance.core.session import SlowCall
+
+    scenario = next(s for s in SCENARIOS if s.clause.id == "MQ-RESERVE-1")
+    queue = _SlowOnce()
+    queue.slow = 10
+    with pytest.raises(SlowCall, match=r"more than the 0\.25s margin"):
+        run_scenario(queue, scenario, "py:slow", strict=True, realtime=True)
