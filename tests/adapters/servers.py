@@ -370,7 +370,7 @@ class ServerQueueTests:
     def test_conformance_suite_conforms(self, make: Callable[..., Any], monkeypatch) -> None:
         # The shrunk suite with every option declared. The default configuration gets it in
         # the isolation test below, and the whole quick profile in tests/conformance/
-        # test_matrix.py (the matrix row must read "conforms", with no warning).
+        # test_matrix.py (a soak run: the matrix row must read "conforms", with no warning).
         queue = make(tokens=1, duplicates="reject", max_jobs=4, timeout=5)
         result = run_suite(queue, self.URL, monkeypatch)
         assert result.verdict == "conforms", [d.finding.render() for d in result.divergences]

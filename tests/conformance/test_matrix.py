@@ -41,8 +41,18 @@ def test_checked_in_matrix_has_the_current_shape() -> None:
     assert checked_in[: len(header)] == header, STALE
 
 
+# The server rows run the whole quick profile on each server (30-80 s each): their staleness
+# check is a soak run (`make test-soak`, in CI). `make test` keeps each server's shrunk suite
+# (`tests/adapters/servers.py`) and its faults and concurrency profiles
+# (`tests/adapters/test_server_profiles.py`), and the in-process rows here.
+ROWS = [
+    pytest.param(row, id=row.name, marks=[pytest.mark.soak] if row.server else [])
+    for row in SHIPPED
+]
+
+
 @pytest.mark.slow
-@pytest.mark.parametrize("row", SHIPPED, ids=[row.name for row in SHIPPED])
+@pytest.mark.parametrize("row", ROWS)
 def test_checked_in_matrix_row_is_current(row: Row) -> None:
     if row.server:
         require(row.name, row.server)
