@@ -4,10 +4,11 @@
 #                   `slow` ones too: the faults and concurrency profiles on each server, the
 #                   mutation and suite-power runs)
 #   make test-soak  the long end-to-end runs (`pytest -m soak`): the thorough and realtime
-#                   profiles on each server, whole checks of the example drivers and the Go
-#                   kit on the real clock; CI runs `make test` and then this
+#                   profiles on each server, the matrix's server rows, whole checks of the
+#                   example drivers and the Go kit on the real clock; CI runs `make test`
+#                   and then this
 #   make test-fast  the inner loop: ruff, mypy, then the tests not marked `slow`
-#                   (`pytest -m "not slow"`); about 1.5 minutes on two cores
+#                   (`pytest -m "not slow"`); about 2 minutes on two cores
 # Tests marked `server` skip with the reason when their server is down, and fail instead when
 # CI is set. `make lint` is ruff alone.
 PYTHON ?= python3
