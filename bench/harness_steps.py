@@ -94,7 +94,7 @@ class BareSession:
         self.transcript = _NoTranscript()
         self.warnings: list[Any] = []
         self.violation: Any = None
-        self.abandoned = ""  # never: nothing is timed
+        self.dropped = ""  # never: nothing is timed
         adapter.reset(self.now)
 
     def advance_to(self, when: float) -> None:

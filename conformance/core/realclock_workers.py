@@ -92,7 +92,7 @@ class CaseDropped(BaseException):
 
     A `BaseException`, not an `Exception`, because Hypothesis takes an `Exception` for a
     failure to shrink and replay; it lets this through at once. The session has recorded the
-    reason (`Session.abandoned`) and the machine counted the case before this reached here.
+    reason (`Session.dropped`) and the machine counted the case before this reached here.
     """
 
 
@@ -107,6 +107,7 @@ def search_worker(task: WorkerTask, stop: threading.Event) -> WorkerReport:
         return report
     try:
         machine = machine_for(adapter, strict=task.strict, url=task.url, base=task.base)
+        machine.drop_slow_cases = True  # a real-clock machine: see RealClockMachine
         batch = 0
         while time.monotonic() < task.deadline and not stop.is_set():
             begun = time.monotonic()
@@ -134,8 +135,8 @@ def search_worker(task: WorkerTask, stop: threading.Event) -> WorkerReport:
             batch += 1
         report.examples = machine.cases_run
         report.steps = machine.steps_run
-        report.dropped = machine.cases_abandoned
-        report.dropped_why = machine.abandoned_why
+        report.dropped = machine.cases_dropped
+        report.dropped_why = machine.dropped_why
         for warning in machine.findings:
             if warning not in report.warnings:
                 report.warnings.append(warning)

@@ -146,10 +146,10 @@ class Session:
         self._death: DriverDied | None = None  # the backend died inside the operation in flight
         self.fault_outcome = fault_outcome
         # Real time: called with the reason when a call took longer than the margin, before
-        # the session raises DriverError; it may end the case its own way instead (the
-        # real-clock search drops the case: `abandoned` then holds the reason).
+        # the session raises `SlowCall`; it may end the case its own way instead (the
+        # real-clock search drops the case). `dropped` then holds the reason.
         self.on_slow_call: Callable[[str], None] | None = None
-        self.abandoned = ""
+        self.dropped = ""
         _revive(adapter)
         try:
             adapter.reset(self._adapter_now())
@@ -321,7 +321,7 @@ class Session:
                 "the answer cannot be judged fairly (raise the margin or check the backend)"
             )
             if self.on_slow_call is not None:
-                self.abandoned = why
+                self.dropped = why
                 self.on_slow_call(why)
             raise SlowCall(why)
         return at, outcome

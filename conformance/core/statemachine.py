@@ -46,8 +46,8 @@ class QueueMachine(RuleBasedStateMachine):
     violations: ClassVar[list[Any]] = []
     steps_run: ClassVar[int] = 0  # operations sent in every case so far (for progress)
     cases_run: ClassVar[int] = 0  # cases ended so far
-    cases_abandoned: ClassVar[int] = 0  # of those, cases dropped unjudged (`Session.abandoned`)
-    abandoned_why: ClassVar[str] = ""  # the first such case's reason
+    cases_dropped: ClassVar[int] = 0  # of those, cases dropped unjudged (`Session.dropped`)
+    dropped_why: ClassVar[str] = ""  # the first such case's reason
 
     pushed = Bundle("pushed")
     reserved = Bundle("reserved")
@@ -213,13 +213,13 @@ class QueueMachine(RuleBasedStateMachine):
         try:
             # A case dropped unjudged (a call slower than the real-clock margin) left the
             # queue where the model cannot follow: it is not drained either.
-            if self.session.violation is None and not self.session.abandoned:
+            if self.session.violation is None and not self.session.dropped:
                 self.session.drain()
         finally:
             type(self).cases_run += 1
-            if self.session.abandoned:
-                type(self).cases_abandoned += 1
-                type(self).abandoned_why = type(self).abandoned_why or self.session.abandoned
+            if self.session.dropped:
+                type(self).cases_dropped += 1
+                type(self).dropped_why = type(self).dropped_why or self.session.dropped
             type(self).steps_run += sum(
                 step.op not in ("advance", "restart") for step in self.session.transcript.steps
             )
@@ -247,7 +247,7 @@ def machine_for(
             "findings": [],
             "steps_run": 0,
             "cases_run": 0,
-            "cases_abandoned": 0,
-            "abandoned_why": "",
+            "cases_dropped": 0,
+            "dropped_why": "",
         },
     )

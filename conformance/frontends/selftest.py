@@ -121,16 +121,7 @@ def check(
     try:
         adapter = entry.factory()
     except MqspecError as err:  # a row, not the end of the selftest
-        return Row(
-            entry,
-            ok=False,
-            verdict="error",
-            reported=(),
-            first_divergence=None,
-            program_length=None,
-            elapsed=0.0,
-            problem=f"the queue could not be opened: {err}",
-        )
+        return _error_row(entry, f"the queue could not be opened: {err}", 0.0)
 
     def open_queue() -> tuple[QueueAdapter, Callable[[], None]]:
         queue = entry.factory()
@@ -159,20 +150,25 @@ def check(
             if isinstance(event, RunFinished):
                 result = event.result
     except MqspecError as err:  # refused before it ran (a T too long for the real clock): a row
-        return Row(
-            entry,
-            ok=False,
-            verdict="error",
-            reported=(),
-            first_divergence=None,
-            program_length=None,
-            elapsed=time.monotonic() - started,
-            problem=f"the run was refused: {err}",
-        )
+        return _error_row(entry, f"the run could not start: {err}", time.monotonic() - started)
     finally:
         adapter.close()
     assert result is not None, "run() ended without RunFinished"
     return _row(entry, result, first, time.monotonic() - started)
+
+
+def _error_row(entry: SelftestQueue, problem: str, elapsed: float) -> Row:
+    """A row for an entry that could not be checked at all: neither caught nor passed."""
+    return Row(
+        entry,
+        ok=False,
+        verdict="error",
+        reported=(),
+        first_divergence=None,
+        program_length=None,
+        elapsed=elapsed,
+        problem=problem,
+    )
 
 
 def _first_divergence(event: object, before: float, now: float, started: float) -> float | None:

@@ -76,12 +76,13 @@ def test_a_queue_that_never_restores_is_caught_on_the_real_clock_MQ_RESTORE_1() 
 
 
 class _SometimesSlow:
-    """A correct queue on its own clock whose every ``every``-th call takes ``pause`` seconds
-    (longer than the session's 0.25 s margin): a loaded machine, as an outsider sees it."""
+    """A correct queue on its own clock whose calls number ``slow_calls`` take ``pause``
+    seconds (longer than the session's 0.25 s margin): a loaded machine, as an outsider sees
+    it."""
 
-    def __init__(self, *, every: int, pause: float = 0.4) -> None:
+    def __init__(self, slow_calls: Any, pause: float = 0.4) -> None:
         self.queue = OwnClock(MemoryQueue(timeout=1))
-        self.every = every
+        self.slow_calls = slow_calls
         self.pause = pause
         self.calls = 0
 
@@ -92,7 +93,7 @@ class _SometimesSlow:
         import time
 
         self.calls += 1
-        if self.calls % self.every == 0:
+        if self.calls in self.slow_calls:
             time.sleep(self.pause)
 
     def push(self, task: Any, now: Any) -> Any:
@@ -108,11 +109,19 @@ class _SometimesSlow:
         self.queue.delete(task, now)
 
 
+class _Every:
+    def __init__(self, n: int) -> None:
+        self.n = n
+
+    def __contains__(self, call: int) -> bool:
+        return call % self.n == 0
+
+
 @pytest.mark.slow
 def test_a_rare_slow_call_drops_its_case_and_the_search_goes_on() -> None:
-    """One slow call in 150: its case is dropped unjudged and counted, never a divergence,
-    and the search still gives its verdict."""
-    done, _ = _search(lambda: _SometimesSlow(every=150), budget=8, workers=2)
+    """One slow call per queue (its 20th): that case is dropped unjudged and counted, never a
+    divergence, and the search goes on to its verdict."""
+    done, _ = _search(lambda: _SometimesSlow({20}), budget=8, workers=2)
     assert done.divergences == (), [d.finding.render() for d in done.divergences]
     assert 0 < done.dropped < done.examples
     assert "margin" in done.dropped_why
@@ -123,7 +132,7 @@ def test_a_backend_too_slow_to_judge_is_an_error_naming_the_margin() -> None:
     from mqspec.reference.errors import DriverError
 
     with pytest.raises(DriverError, match=r"dropped unjudged.*more than the 0.25s margin"):
-        _search(lambda: _SometimesSlow(every=2), budget=4, workers=2)
+        _search(lambda: _SometimesSlow(_Every(2)), budget=4, workers=2)
 
 
 def test_time_rules_need_an_operation_since_the_last_one() -> None:
