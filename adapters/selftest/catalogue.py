@@ -15,6 +15,7 @@ Rule: like every adapter, imports nothing of the harness.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from functools import partial
 from types import MappingProxyType
 from typing import Any, Literal
 
@@ -203,7 +204,7 @@ SELFTEST_QUEUES: tuple[SelftestQueue, ...] = (
     ),
     _race(
         "peek-then-take",
-        lambda: rm.PeekThenTake(timeout=rm.LONG),
+        partial(rm.PeekThenTake, timeout=rm.LONG),  # a partial: the real clock sets T
         "MQ-RESERVE-3",
         ops_per_client=30,
         mix=(0.4, 0.6, 0.0),
@@ -224,7 +225,7 @@ SELFTEST_QUEUES: tuple[SelftestQueue, ...] = (
     ),
     _race(
         "non-atomic-reserve",
-        lambda: rm.NonAtomicReserve(timeout=rm.LONG),
+        partial(rm.NonAtomicReserve, timeout=rm.LONG),
         "MQ-LOSS-1",
         ops_per_client=30,
         mix=(0.5, 0.5, 0.0),

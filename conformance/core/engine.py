@@ -171,7 +171,17 @@ def run_search(
     if chosen.concurrency:
         yield concurrency_phase(adapter, chosen, target, seed)
     elif chosen.faults:
-        yield faults_phase(adapter, clocked(chosen, realtime), target, strict, seed, realtime)
+        yield faults_phase(
+            adapter,
+            clocked(chosen, realtime),
+            target,
+            strict,
+            seed,
+            realtime,
+            open_queue=open_queue,
+            budget=budget,
+            workers=workers,
+        )
         if caps.durable and scheme_of(target) not in SERVER_SCHEMES:
             crash = clocked(PROFILES["crash"], realtime)
             yield crash_phase(target, crash, strict, seed, realtime)

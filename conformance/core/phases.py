@@ -9,18 +9,22 @@ runs, and in what order, is the engine's choice (`mqspec.conformance.core.engine
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import attrs
 
 from mqspec.adapters.base import QueueAdapter
 from mqspec.adapters.registry import NAMESPACED, open_adapter
 from mqspec.conformance.concurrency.check import run_concurrency
-from mqspec.conformance.core.events import PhaseDone
+from mqspec.conformance.core.events import Phase, PhaseDone
 from mqspec.conformance.core.machine_search import run_machine
 from mqspec.conformance.core.profiles import Profile
 from mqspec.conformance.core.realclock import (
     DEFAULT_WORKERS,
+    Binder,
     Opener,
     RealClockMachine,
     run_realtime_search,
@@ -28,7 +32,7 @@ from mqspec.conformance.core.realclock import (
 from mqspec.conformance.core.results import ConcurrencySummary, Divergence
 from mqspec.conformance.core.statemachine import QueueMachine, machine_for
 from mqspec.conformance.faults.crash import CrashingQueue, crash_machine_for
-from mqspec.conformance.faults.runs import FaultRig
+from mqspec.conformance.faults.runs import FaultRig, FaultStats
 from mqspec.reference.types import Finding
 
 __all__ = [
@@ -91,8 +95,11 @@ def realtime_phase(
     open_queue: Opener | None,
     budget: float | None,
     workers: int | None,
+    bind: Binder | None = None,
+    phase: Phase = "stateful",
 ) -> PhaseDone:
-    """The state machine on the queue's own clock, with parallel workers and a budget."""
+    """The state machine on the queue's own clock, with parallel workers and a budget;
+    ``bind`` and ``phase`` as for `run_realtime_search` (the faults phase passes them)."""
     if open_queue is None:
         # One worker on the adapter the caller opened (and closes).
         def open_queue() -> tuple[QueueAdapter, Callable[[], None]]:
@@ -110,6 +117,8 @@ def realtime_phase(
         seed=seed,
         budget=budget if budget is not None else profile.realtime_budget,
         workers=workers if workers is not None else DEFAULT_WORKERS,
+        bind=bind,
+        phase=phase,
     )
 
 
@@ -120,10 +129,23 @@ def faults_phase(
     strict: bool,
     seed: int,
     realtime: bool = False,
+    open_queue: Opener | None = None,
+    budget: float | None = None,
+    workers: int | None = None,
 ) -> PhaseDone:
-    """The state machine with injected faults, on ``adapter``'s own namespace."""
+    """The state machine with injected faults, on ``adapter``'s own namespace.
+
+    On the real clock the faults machine runs like the real-clock search (`realtime_phase`):
+    ``workers`` at once for ``budget`` seconds, each with a fault rig of its own around a
+    queue ``open_queue`` opens (one worker on ``adapter`` without it). Run one after another,
+    a handful of sleeping examples found none of the fault mutants the virtual-time run finds.
+    """
+    if realtime:
+        return _faults_on_the_real_clock(
+            adapter, profile, opened_url, strict, seed, open_queue, budget, workers
+        )
     with FaultRig(adapter, opened_url, seed=seed) as rig:
-        machine = _on_clock(rig.machine(strict), realtime)
+        machine = rig.machine(strict)
         divergences, elapsed, found = run_machine(machine, profile, seed, "faults")
         stats = rig.stats
     return PhaseDone(
@@ -135,6 +157,43 @@ def faults_phase(
         found_after=found,
         faults=stats,
     )
+
+
+def _faults_on_the_real_clock(
+    adapter: QueueAdapter,
+    profile: Profile,
+    opened_url: str,
+    strict: bool,
+    seed: int,
+    open_queue: Opener | None,
+    budget: float | None,
+    workers: int | None,
+) -> PhaseDone:
+    rigs: list[FaultRig] = []
+    lock = threading.Lock()
+
+    @contextmanager
+    def bind(queue: QueueAdapter) -> Iterator[type[QueueMachine]]:
+        # The worker's own namespace: a server URL's queue= names the first adapter's.
+        with FaultRig(queue, _on_namespace_of(queue, opened_url), seed=seed) as rig:
+            with lock:
+                rigs.append(rig)
+            yield _on_clock(rig.machine(strict), True)
+
+    done = realtime_phase(
+        adapter, profile, opened_url, strict, seed, open_queue, budget, workers, bind, "faults"
+    )
+    return attrs.evolve(done, faults=FaultStats.merged([rig.stats for rig in rigs]))
+
+
+def _on_namespace_of(queue: QueueAdapter, url: str) -> str:
+    """``url`` naming ``queue``'s namespace where the adapter says it (``queue.queue``)."""
+    name = getattr(queue, "queue", None)
+    if not isinstance(name, str):
+        return url
+    parts = urlsplit(url)
+    query = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if k != "queue"]
+    return urlunsplit(parts._replace(query=urlencode([*query, ("queue", name)])))
 
 
 def crash_phase(

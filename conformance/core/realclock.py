@@ -29,9 +29,15 @@ from typing import Any, ClassVar
 from hypothesis import strategies as st
 from hypothesis.stateful import precondition, rule
 
-from mqspec.conformance.core.events import PhaseDone
+from mqspec.conformance.core.events import Phase, PhaseDone
 from mqspec.conformance.core.profiles import Profile
-from mqspec.conformance.core.realclock_workers import CaseDropped, Opener, WorkerTask, run_workers
+from mqspec.conformance.core.realclock_workers import (
+    Binder,
+    CaseDropped,
+    Opener,
+    WorkerTask,
+    run_workers,
+)
 from mqspec.conformance.core.results import Divergence
 from mqspec.conformance.core.statemachine import QueueMachine
 from mqspec.conformance.core.strategies import opaque_fields, priorities
@@ -41,6 +47,7 @@ from mqspec.reference.types import Finding
 __all__ = [
     "DEFAULT_BUDGET",
     "DEFAULT_WORKERS",
+    "Binder",
     "Opener",
     "RealClockMachine",
     "run_realtime_search",
@@ -190,6 +197,8 @@ def run_realtime_search(
     budget: float = DEFAULT_BUDGET,
     workers: int = DEFAULT_WORKERS,
     cap_shrinking: bool = True,
+    bind: Binder | None = None,
+    phase: Phase = "stateful",
 ) -> PhaseDone:
     """Search a real-clock queue with ``workers`` independent state machines at once.
 
@@ -198,7 +207,9 @@ def run_realtime_search(
     ``budget`` seconds have passed or a worker found a divergence, and closes it (each worker
     a thread: `mqspec.conformance.core.realclock_workers`). One divergence per clause is kept,
     the smallest program first. With ``cap_shrinking`` Hypothesis's shrink budget is the
-    profile's, around all workers.
+    profile's, around all workers. ``bind`` builds each worker's machine on its queue (by
+    default `RealClockMachine`'s rules on the bare queue); ``phase`` names the phase (the
+    faults phase binds a fault rig per worker).
 
     Raises:
         DriverError: a worker's queue could not be opened or driven (the first such error),
@@ -216,6 +227,8 @@ def run_realtime_search(
             number=n,
             deadline=started + budget,
             started=started,
+            bind=bind,
+            phase=phase,
         )
         for n in range(max(1, workers))
     ]
@@ -245,7 +258,7 @@ def run_realtime_search(
         warnings += [w for w in report.warnings if w not in warnings]
     firsts = [r.found_after for r in reports if r.found_after is not None]
     return PhaseDone(
-        "stateful",
+        phase,
         tuple(kept),
         tuple(warnings),
         examples=cases,

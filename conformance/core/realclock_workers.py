@@ -23,6 +23,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
+from contextlib import AbstractContextManager, ExitStack
 
 import attrs
 
@@ -40,6 +41,7 @@ from mqspec.reference.types import Finding
 
 __all__ = [
     "BATCH",
+    "Binder",
     "CaseDropped",
     "Opener",
     "WorkerReport",
@@ -53,12 +55,17 @@ BATCH = 2  # examples per Hypothesis run inside a worker, between checks of the 
 Opener = Callable[[], tuple[QueueAdapter, Callable[[], None]]]
 """Opens one more queue of the same kind, each in a namespace of its own, with its cleanup."""
 
+Binder = Callable[[QueueAdapter], AbstractContextManager[type[QueueMachine]]]
+"""Builds the machine class one worker runs on its open queue, and undoes what it built on
+exit: the faults phase wraps each worker's queue in a fault rig of its own this way."""
+
 
 @attrs.frozen
 class WorkerTask:
     """What one worker needs: its queue's opener, the machine, its number and the deadline.
 
-    ``deadline`` and ``started`` are `time.monotonic` readings.
+    ``deadline`` and ``started`` are `time.monotonic` readings. Without ``bind`` the worker
+    runs ``base`` bound to its queue (`machine_for`); with it, the class ``bind`` builds.
     """
 
     opener: Opener
@@ -70,6 +77,8 @@ class WorkerTask:
     number: int
     deadline: float
     started: float
+    bind: Binder | None = None
+    phase: str = "stateful"  # named in the divergences' sources
 
 
 @attrs.define
@@ -106,46 +115,61 @@ def search_worker(task: WorkerTask, stop: threading.Event) -> WorkerReport:
         stop.set()
         return report
     try:
-        machine = machine_for(adapter, strict=task.strict, url=task.url, base=task.base)
-        machine.drop_slow_cases = True  # a real-clock machine: see RealClockMachine
-        batch = 0
-        while time.monotonic() < task.deadline and not stop.is_set():
-            begun = time.monotonic()
-            try:
-                found, _, first = run_machine(
-                    machine,
-                    attrs.evolve(task.profile, examples=BATCH),
-                    task.seed * 1_000_003 + task.number * 1009 + batch,
-                    "stateful, real clock",
-                    cap_shrinking=False,
-                )
-            except CaseDropped:
-                # Counted by the machine. A failure an earlier case of this run found is kept,
-                # unshrunk (the run that would have shrunk it has ended).
-                found = tuple(
-                    divergence_of(v, "stateful, real clock (not shrunk: a later case was dropped)")
-                    for v in found_violations(machine)
-                )
-                first = machine.failed_at[0] - begun if machine.failed_at else None
-            if found:
-                report.divergences += found
-                if first is not None and report.found_after is None:
-                    report.found_after = begun - task.started + first
-                stop.set()
-            batch += 1
-        report.examples = machine.cases_run
-        report.steps = machine.steps_run
-        report.dropped = machine.cases_dropped
-        report.dropped_why = machine.dropped_why
-        for warning in machine.findings:
-            if warning not in report.warnings:
-                report.warnings.append(warning)
+        with ExitStack() as bound:
+            _search(task, stop, report, adapter, bound)
     except BaseException as err:  # reported, so the search names the cause
         report.error = err
         stop.set()
     finally:
         cleanup()
     return report
+
+
+def _search(
+    task: WorkerTask,
+    stop: threading.Event,
+    report: WorkerReport,
+    adapter: QueueAdapter,
+    bound: ExitStack,
+) -> None:
+    """`search_worker`'s batches on ``adapter``; ``bound`` undoes what ``task.bind`` built."""
+    if task.bind is None:
+        machine = machine_for(adapter, strict=task.strict, url=task.url, base=task.base)
+    else:
+        machine = bound.enter_context(task.bind(adapter))
+    machine.drop_slow_cases = True  # a real-clock machine: see RealClockMachine
+    batch = 0
+    while time.monotonic() < task.deadline and not stop.is_set():
+        begun = time.monotonic()
+        try:
+            found, _, first = run_machine(
+                machine,
+                attrs.evolve(task.profile, examples=BATCH),
+                task.seed * 1_000_003 + task.number * 1009 + batch,
+                f"{task.phase}, real clock",
+                cap_shrinking=False,
+            )
+        except CaseDropped:
+            # Counted by the machine. A failure an earlier case of this run found is kept,
+            # unshrunk (the run that would have shrunk it has ended).
+            found = tuple(
+                divergence_of(v, f"{task.phase}, real clock (not shrunk: a later case was dropped)")
+                for v in found_violations(machine)
+            )
+            first = machine.failed_at[0] - begun if machine.failed_at else None
+        if found:
+            report.divergences += found
+            if first is not None and report.found_after is None:
+                report.found_after = begun - task.started + first
+            stop.set()
+        batch += 1
+    report.examples = machine.cases_run
+    report.steps = machine.steps_run
+    report.dropped = machine.cases_dropped
+    report.dropped_why = machine.dropped_why
+    for warning in machine.findings:
+        if warning not in report.warnings:
+            report.warnings.append(warning)
 
 
 def run_workers(tasks: list[WorkerTask], *, shrink_seconds: float | None) -> list[WorkerReport]:

@@ -412,3 +412,17 @@ def nothing_is_lost(s: Session) -> None:
         s.delete(task)
     s.advance(timeout * 3)
     s.drain()
+
+
+DEEP = 150
+"""Jobs the deep-queue scenario holds at once: past the 100 and 128 where stores and mutants
+that cap a page, a batch or a buffer start to drop work."""
+
+
+@scenario("MQ-LOSS-1")
+def a_deep_queue_loses_nothing(s: Session) -> None:
+    # The state machine reaches this depth in virtual time, but on the real clock its few,
+    # short examples rarely do; a loss that only starts at depth must not hang on luck.
+    for i in range(DEEP):
+        s.push(_task(f"deep-{i}", i % 3))
+    s.drain()

@@ -117,6 +117,36 @@ class FaultStats:
     unexpected: int
     by_clause: dict[str, dict[str, int]]
 
+    @classmethod
+    def merged(cls, parts: list[FaultStats]) -> FaultStats:
+        """The stats of several runs as one (the real-clock faults phase's workers)."""
+
+        def total(name: str) -> dict[str, int]:
+            out: Counter[str] = Counter()
+            for part in parts:
+                out.update(getattr(part, name))
+            return dict(out)
+
+        by_clause: dict[str, Counter[str]] = {}
+        for part in parts:
+            for clause, counts in part.by_clause.items():
+                by_clause.setdefault(clause, Counter()).update(counts)
+        return cls(
+            injected=total("injected"),
+            fired=total("fired"),
+            cases=sum(p.cases for p in parts),
+            drained=sum(p.drained for p in parts),
+            operations=sum(p.operations for p in parts),
+            errored=sum(p.errored for p in parts),
+            unknown=sum(p.unknown for p in parts),
+            refused=sum(p.refused for p in parts),
+            violations=total("violations"),
+            lost=sum(p.lost for p in parts),
+            duplicated=sum(p.duplicated for p in parts),
+            unexpected=sum(p.unexpected for p in parts),
+            by_clause={clause: dict(counts) for clause, counts in by_clause.items()},
+        )
+
 
 class FaultMachine(QueueMachine):
     """`QueueMachine` on a `FaultyQueue`, with rules that arm faults for the next operation."""

@@ -49,13 +49,21 @@ def render_failure(result: RunResult) -> str:
 def render_phase(done: PhaseDone) -> str:
     """One line for a finished search phase: what ran, its counts, and ``ok`` or ``diverges``."""
     status = "diverges" if done.divergence else "ok"
+    dropped = (
+        f" ({done.dropped} dropped unjudged: a call slower than the margin)" if done.dropped else ""
+    )
     if done.phase == "faults" and done.faults is not None:
         stats = done.faults
         fired = sum(stats.fired.values())
+        clock = (
+            f" on the real clock, {done.workers} workers, in {done.elapsed:.0f}s"
+            if done.clock == "real"
+            else ""
+        )
         return (
-            f"state machine with faults, {done.examples} examples, {fired} faults hit, "
-            f"lost {stats.lost}, duplicated {stats.duplicated}, unexpected {stats.unexpected}: "
-            f"{status}"
+            f"state machine with faults{clock}, {done.examples} examples{dropped}, {fired} "
+            f"faults hit, lost {stats.lost}, duplicated {stats.duplicated}, unexpected "
+            f"{stats.unexpected}: {status}"
         )
     if done.phase == "crash":
         return (
@@ -69,11 +77,6 @@ def render_phase(done: PhaseDone) -> str:
             f"{counts.unknown_count} undecided: {status}"
         )
     if done.clock == "real":
-        dropped = (
-            f" ({done.dropped} dropped unjudged: a call slower than the margin)"
-            if done.dropped
-            else ""
-        )
         return (
             f"state machine on the real clock, {done.workers} workers, {done.examples} "
             f"examples{dropped}, {done.steps} operations in {done.elapsed:.0f}s: {status}"

@@ -72,30 +72,27 @@ def catalogue() -> tuple[SelftestQueue, ...]:
     return SELFTEST_QUEUES
 
 
-REAL_CLOCK_ONLY_VIRTUAL = {
-    "concurrency": "a race: the concurrency profile records it in virtual time here (a race "
-    "does not depend on who owns the clock)",
-    "faults": "the fault machine is the quick machine plus faults; run in virtual time here",
+REAL_CLOCK_NOT_RUN = {
     "crash": "reopened by URL in a host process, which the OwnClock wrapper does not reach",
 }
 """Why entries of these profiles are listed but not run by the real-clock catalogue."""
 
 
 def real_clock_catalogue() -> tuple[SelftestQueue, ...]:
-    """The catalogue on the real clock: every quick-profile entry wrapped in `OwnClock` (its
-    own monotonic clock, ``virtual_time`` false, T = 1 s), the others listed with the reason
-    they are not run, never silently dropped."""
+    """The catalogue on the real clock: every entry wrapped in `OwnClock` (its own monotonic
+    clock, ``virtual_time`` false, T = 1 s where the queue takes a timeout), quick-profile
+    entries under the realtime profile and faults and concurrency entries under their own;
+    the entries reopened by URL (crash) are listed with the reason they are not run, never
+    silently dropped."""
     out = []
     for entry in catalogue():
-        if entry.profile != "quick":
-            reason = REAL_CLOCK_ONLY_VIRTUAL.get(entry.profile, "not a quick-profile entry")
+        if entry.url is not None or entry.profile not in ("quick", "faults", "concurrency"):
+            reason = REAL_CLOCK_NOT_RUN.get(entry.profile, REAL_CLOCK_NOT_RUN["crash"])
             out.append(attrs.evolve(entry, profile="realtime", not_run=reason))
-        elif entry.url is not None:
-            out.append(
-                attrs.evolve(entry, profile="realtime", not_run=REAL_CLOCK_ONLY_VIRTUAL["crash"])
-            )
-        else:
+        elif entry.profile == "quick":
             out.append(attrs.evolve(entry, profile="realtime", factory=own_clock(entry.factory)))
+        else:
+            out.append(attrs.evolve(entry, factory=own_clock(entry.factory)))
     return tuple(out)
 
 

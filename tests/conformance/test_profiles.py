@@ -96,9 +96,10 @@ def test_faults_profile_runs_on_the_real_clock_MQ_LOSS_2(monkeypatch):
     from mqspec.adapters.ownclock import OwnClock
     from mqspec.conformance.core import engine
 
-    small = attrs.evolve(engine.PROFILES["faults"], examples=20, realtime_steps=6)
+    small = attrs.evolve(engine.PROFILES["faults"], realtime_steps=6, realtime_shrink=5.0)
     monkeypatch.setitem(engine.PROFILES, "faults", small)
-    result = _run(OwnClock(MemoryQueue(timeout=1)), url="wall", profile="faults")
+    # One worker on the adapter (no opener), for a budget of seconds: the whole run's path.
+    result = _run(OwnClock(MemoryQueue(timeout=1)), url="wall", profile="faults", budget=6)
     assert result.verdict == "conforms", render_failure(result)
     assert result.faults is not None and result.faults.cases > 0
     assert "virtual time" not in {c.clause.id: c.reason for c in result.clauses}["MQ-LOSS-2"]

@@ -182,3 +182,78 @@ def test_a_selftest_entry_the_real_clock_refuses_is_an_error_row_not_a_crash() -
     row = check(entry)
     assert not row.ok and row.verdict == "error"
     assert "reservation timeout of at most 5s" in row.problem
+
+
+def test_only_crash_entries_are_left_out_of_the_real_clock_catalogue() -> None:
+    """Faults and concurrency entries run on their own clock too; the crash entries (reopened
+    by URL, out of the wrapper's reach) are listed with the reason, not dropped."""
+    from mqspec.conformance.frontends.selftest import catalogue, real_clock_catalogue
+
+    real = real_clock_catalogue()
+    assert len(real) == len(catalogue())
+    left_out = [e for e in real if e.not_run]
+    assert left_out and all(e.url is not None and "URL" in e.not_run for e in left_out)
+    profiles = {e.profile for e in real if not e.not_run}
+    assert {"realtime", "faults", "concurrency"} <= profiles
+
+
+def _faults_search(factory: Any, *, budget: float, workers: int = 3) -> Any:
+    main = factory()
+    rigged: list[Any] = []
+
+    def open_queue() -> tuple[Any, Any]:
+        queue = factory()
+        rigged.append(queue)
+        return queue, queue.close
+
+    try:
+        (done,) = list(
+            run_search(
+                main,
+                "faults",
+                url="py:test",
+                open_queue=open_queue,
+                budget=budget,
+                workers=workers,
+            )
+        )
+    finally:
+        main.close()
+    return done, rigged
+
+
+@pytest.fixture
+def short_faults(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(
+        PROFILES, "faults", attrs.evolve(PROFILES["faults"], realtime_shrink=8.0, realtime_steps=10)
+    )
+
+
+@pytest.mark.slow
+def test_the_faults_phase_on_the_real_clock_runs_a_rig_per_worker_MQ_LOSS_2(
+    short_faults: None,
+) -> None:
+    done, rigged = _faults_search(own_clock(MemoryQueue), budget=6)
+    assert done.phase == "faults" and done.clock == "real"
+    assert done.divergences == (), [d.finding.render() for d in done.divergences]
+    assert done.workers == 3 and len(rigged) == 3  # one queue, and one fault rig, per worker
+    stats = done.faults
+    assert stats is not None and stats.cases == done.examples > 0
+    assert sum(stats.fired.values()) > 0  # faults did strike: the phase is not a plain search
+    assert stats.lost == stats.duplicated == 0
+
+
+@pytest.mark.slow
+def test_a_fault_mutant_is_caught_by_the_faults_phase_on_the_real_clock_MQ_LOSS_2(
+    short_faults: None,
+) -> None:
+    # Run one after another, a dozen sleeping examples found none of the fault mutants; the
+    # parallel workers find this one within seconds.
+    from mqspec.adapters.selftest.catalogue import FAULT_MUTANTS
+    from mqspec.adapters.selftest.fault_mutants import PopBeforeRecord
+
+    done, _ = _faults_search(lambda: OwnClock(PopBeforeRecord(timeout=1)), budget=30, workers=4)
+    clauses = {d.clause.id for d in done.divergences}
+    honest = next(m.clauses for m in FAULT_MUTANTS if m.name == "pop-before-record")
+    assert clauses and clauses <= honest, clauses
+    assert all("faults, real clock" in d.source for d in done.divergences)

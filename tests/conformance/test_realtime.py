@@ -130,3 +130,24 @@ def test_a_scenario_whose_calls_stay_slow_is_an_error_naming_the_margin() -> Non
     queue.slow = 10
     with pytest.raises(SlowCall, match=r"more than the 0\.25s margin"):
         run_scenario(queue, scenario, "py:slow", strict=True, realtime=True)
+
+
+def test_the_deep_queue_scenario_catches_a_loss_that_starts_at_depth_on_the_real_clock_MQ_LOSS_1():
+    """A queue that silently drops pushes past 100 live jobs: the real-clock search's short
+    examples rarely get that deep, so a fixed scenario must; correct queues pass it."""
+    from mqspec.adapters.ownclock import OwnClock
+    from mqspec.adapters.selftest.catalogue import MUTANTS
+    from mqspec.adapters.selftest.mutants import SilentCapacity
+    from mqspec.conformance.core.engine import run_scenario
+    from mqspec.conformance.core.scenarios import DEEP, SCENARIOS
+
+    scenario = next(s for s in SCENARIOS if s.name == "a_deep_queue_loses_nothing")
+    assert scenario.clause.id == "MQ-LOSS-1" and DEEP > 100
+    broken = run_scenario(
+        OwnClock(SilentCapacity(timeout=1)), scenario, "py:x", False, realtime=True
+    )
+    honest = next(m.clauses for m in MUTANTS if m.name == "silent-capacity")
+    assert broken.status == "fail"
+    assert {d.clause.id for d in broken.divergences} <= honest
+    correct = run_scenario(OwnClock(MemoryQueue(timeout=1)), scenario, "py:x", False, realtime=True)
+    assert correct.status == "pass", correct.reason
