@@ -22,8 +22,11 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
-PACKAGES = {"reference": "mqspec.reference", "conformance": "mqspec.conformance",
-            "adapters": "mqspec.adapters"}
+PACKAGES = {
+    "reference": "mqspec.reference",
+    "conformance": "mqspec.conformance",
+    "adapters": "mqspec.adapters",
+}
 
 # Modules that hold values only: what a run produces and what the checkers read.
 VALUE_MODULES = {

@@ -23,7 +23,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
-from contextlib import AbstractContextManager, ExitStack
+from contextlib import AbstractContextManager, nullcontext
 
 import attrs
 
@@ -115,8 +115,14 @@ def search_worker(task: WorkerTask, stop: threading.Event) -> WorkerReport:
         stop.set()
         return report
     try:
-        with ExitStack() as bound:
-            _search(task, stop, report, adapter, bound)
+        if task.bind is not None:
+            bound = task.bind(adapter)
+        else:
+            bound = nullcontext(
+                machine_for(adapter, strict=task.strict, url=task.url, base=task.base)
+            )
+        with bound as machine:
+            _search(task, stop, report, machine)
     except BaseException as err:  # reported, so the search names the cause
         report.error = err
         stop.set()
@@ -126,17 +132,9 @@ def search_worker(task: WorkerTask, stop: threading.Event) -> WorkerReport:
 
 
 def _search(
-    task: WorkerTask,
-    stop: threading.Event,
-    report: WorkerReport,
-    adapter: QueueAdapter,
-    bound: ExitStack,
+    task: WorkerTask, stop: threading.Event, report: WorkerReport, machine: type[QueueMachine]
 ) -> None:
-    """`search_worker`'s batches on ``adapter``; ``bound`` undoes what ``task.bind`` built."""
-    if task.bind is None:
-        machine = machine_for(adapter, strict=task.strict, url=task.url, base=task.base)
-    else:
-        machine = bound.enter_context(task.bind(adapter))
+    """`search_worker`'s batches of ``machine``, counted into ``report``."""
     machine.drop_slow_cases = True  # a real-clock machine: see RealClockMachine
     batch = 0
     while time.monotonic() < task.deadline and not stop.is_set():

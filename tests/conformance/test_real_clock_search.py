@@ -29,7 +29,7 @@ def short_shrinking(monkeypatch: pytest.MonkeyPatch) -> None:
     )
 
 
-def _search(factory: Any, *, budget: float = 6, workers: int = 3) -> Any:
+def _search(factory: Any, *, budget: float = 6, workers: int = 3, profile: str = "quick") -> Any:
     main = factory()
     opened: list[Any] = []
 
@@ -41,7 +41,7 @@ def _search(factory: Any, *, budget: float = 6, workers: int = 3) -> Any:
     try:
         (done,) = list(
             run_search(
-                main, "quick", url="py:test", open_queue=open_queue, budget=budget, workers=workers
+                main, profile, url="py:test", open_queue=open_queue, budget=budget, workers=workers
             )
         )
     finally:
@@ -197,31 +197,6 @@ def test_only_crash_entries_are_left_out_of_the_real_clock_catalogue() -> None:
     assert {"realtime", "faults", "concurrency"} <= profiles
 
 
-def _faults_search(factory: Any, *, budget: float, workers: int = 3) -> Any:
-    main = factory()
-    rigged: list[Any] = []
-
-    def open_queue() -> tuple[Any, Any]:
-        queue = factory()
-        rigged.append(queue)
-        return queue, queue.close
-
-    try:
-        (done,) = list(
-            run_search(
-                main,
-                "faults",
-                url="py:test",
-                open_queue=open_queue,
-                budget=budget,
-                workers=workers,
-            )
-        )
-    finally:
-        main.close()
-    return done, rigged
-
-
 @pytest.fixture
 def short_faults(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setitem(
@@ -233,7 +208,7 @@ def short_faults(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_the_faults_phase_on_the_real_clock_runs_a_rig_per_worker_MQ_LOSS_2(
     short_faults: None,
 ) -> None:
-    done, rigged = _faults_search(own_clock(MemoryQueue), budget=6)
+    done, rigged = _search(own_clock(MemoryQueue), budget=6, profile="faults")
     assert done.phase == "faults" and done.clock == "real"
     assert done.divergences == (), [d.finding.render() for d in done.divergences]
     assert done.workers == 3 and len(rigged) == 3  # one queue, and one fault rig, per worker
@@ -252,8 +227,25 @@ def test_a_fault_mutant_is_caught_by_the_faults_phase_on_the_real_clock_MQ_LOSS_
     from mqspec.adapters.selftest.catalogue import FAULT_MUTANTS
     from mqspec.adapters.selftest.fault_mutants import PopBeforeRecord
 
-    done, _ = _faults_search(lambda: OwnClock(PopBeforeRecord(timeout=1)), budget=30, workers=4)
+    done, _ = _search(
+        lambda: OwnClock(PopBeforeRecord(timeout=1)), budget=30, workers=4, profile="faults"
+    )
     clauses = {d.clause.id for d in done.divergences}
     honest = next(m.clauses for m in FAULT_MUTANTS if m.name == "pop-before-record")
     assert clauses and clauses <= honest, clauses
     assert all("faults, real clock" in d.source for d in done.divergences)
+
+
+def test_a_server_workers_fault_rig_reaches_that_workers_namespace() -> None:
+    """Each real-clock faults worker is on a namespace of its own; its rig, which reopens the
+    queue through a proxy by URL, must name that namespace, not the first adapter's."""
+    from mqspec.conformance.core.phases import _on_namespace_of
+
+    class Worker:
+        queue = "mqspec_w7"
+
+    url = "postgresql://postgres@127.0.0.1:5432/test?queue=mqspec_main&timeout=1"
+    assert _on_namespace_of(Worker(), url) == (  # type: ignore[arg-type]
+        "postgresql://postgres@127.0.0.1:5432/test?timeout=1&queue=mqspec_w7"
+    )
+    assert _on_namespace_of(OwnClock(MemoryQueue()), "py:x") == "py:x"  # says no name: as given
