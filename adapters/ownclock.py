@@ -13,14 +13,14 @@ Rule: like every adapter, never imports the harness or the model.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import Any, cast
 
 import attrs
 
 from mqspec.adapters.base import QueueAdapter, Task
 from mqspec.reference.types import Capabilities
 
-__all__ = ["OwnClock", "own_clock"]
+__all__ = ["OwnClock", "on_own_clock", "own_clock"]
 
 
 class OwnClock:
@@ -72,3 +72,33 @@ def own_clock(factory: Callable[..., QueueAdapter], timeout: float = 1.0) -> Cal
 
     make.__doc__ = factory.__doc__
     return make
+
+
+def on_own_clock(of: str = "", url: str = "", timeout: str = "1") -> OwnClock:
+    """A ``py:`` factory: a queue on its own clock with T = ``timeout``, named by ``of`` or ``url``.
+
+    ``py:mqspec.adapters.ownclock:on_own_clock?of=pkg.module:Factory&timeout=1`` opens
+    ``Factory(timeout=1.0)`` (bare ``Factory()`` if it takes no timeout);
+    ``...:on_own_clock?url=sqlite%3A%2F%2F%2Fq.db`` opens that URL (percent-encoded) asking for
+    T where its options can say it. Either is wrapped in `OwnClock`. Why a URL: the crash
+    machine reopens a queue by its URL in a host process of its own, so a queue on its own
+    clock can be crash-tested only if a URL names it.
+
+    Raises:
+        UsageError: not exactly one of ``of`` and ``url``, ``of`` names no factory, or
+            ``timeout`` is not a number of seconds.
+    """
+    from mqspec.adapters.registry import load_factory, open_adapter, with_timeout
+    from mqspec.reference.errors import UsageError
+
+    here = "py:mqspec.adapters.ownclock:on_own_clock"
+    if bool(of) == bool(url):
+        raise UsageError(f"{here}: give one of of=package.module:factory or url=<queue URL>")
+    try:
+        seconds = float(timeout)
+    except ValueError:
+        raise UsageError(f"{here}: timeout={timeout!r} is not a number of seconds") from None
+    if url:
+        return OwnClock(open_adapter(with_timeout(url, seconds)))
+    factory = load_factory(of, f"{here}?of={of}")
+    return own_clock(cast("Callable[..., QueueAdapter]", factory), seconds)()

@@ -23,6 +23,7 @@ deadline, so no call blocks forever, and every path that ends the driver reaps i
 from __future__ import annotations
 
 import os
+import secrets
 import selectors
 import shlex
 import subprocess
@@ -63,6 +64,7 @@ from mqspec.reference.types import Capabilities
 __all__ = [
     "DEADLINE_ENV",
     "DEFAULT_DEADLINE",
+    "NAMESPACE_VARIABLE",
     "PROTOCOL",
     "BackendError",
     "DriverDied",
@@ -460,12 +462,17 @@ class ProcessQueue:
         raise DriverError(message)
 
 
+NAMESPACE_VARIABLE = "MQSPEC_NAMESPACE"
+"""The environment variable naming the queue a driver started by `from_url` serves."""
+
+
 def from_url(url: str, *, reservation_timeout: float | None = None) -> ProcessQueue:
     """Start the driver ``exec:<command line>`` names (split like a shell would, but no shell).
 
     Example: ``exec:node adapters/drivers/node/driver.js --tokens``. The whole text after
     ``exec:`` is the command line, so the URL has no options of its own; ``reservation_timeout``
-    is passed to `ProcessQueue` (asked for in hello).
+    is passed to `ProcessQueue` (asked for in hello). The driver's environment is this
+    process's with `NAMESPACE_VARIABLE` set to a name no other driver started here has.
 
     Raises:
         UsageError: not an ``exec:`` URL, an empty or unsplittable command line, a bad
@@ -481,4 +488,7 @@ def from_url(url: str, *, reservation_timeout: float | None = None) -> ProcessQu
         raise UsageError(f"exec: command line cannot be split ({err}): {command!r}") from None
     if not argv:
         raise UsageError(f"exec: URL names no command, e.g. 'exec:python3 driver.py': {url!r}")
-    return ProcessQueue(argv, reservation_timeout=reservation_timeout)
+    # Each driver the harness starts gets a name of its own, the same across its restarts: a
+    # durable driver may keep each name's jobs apart, so parallel workers need not share them.
+    env = {**os.environ, NAMESPACE_VARIABLE: f"mqspec-{secrets.token_hex(6)}"}
+    return ProcessQueue(argv, reservation_timeout=reservation_timeout, env=env)

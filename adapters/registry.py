@@ -20,7 +20,7 @@ from urllib.parse import parse_qsl
 from mqspec.adapters.base import QueueAdapter
 from mqspec.reference.errors import DriverError, MqspecError, UsageError
 
-__all__ = ["SCHEMES", "open_adapter", "open_isolated", "open_isolated_url"]
+__all__ = ["SCHEMES", "load_factory", "open_adapter", "open_isolated", "open_isolated_url"]
 
 
 def _memory(url: str) -> QueueAdapter:
@@ -37,6 +37,29 @@ def _sqlite(url: str) -> QueueAdapter:
 
 def _python(url: str) -> QueueAdapter:
     target, _, query = url[len("py:") :].partition("?")
+    factory = load_factory(target, url)
+    options = dict(parse_qsl(query, keep_blank_values=True))
+    try:
+        adapter = factory(**options)
+    except MqspecError:
+        raise
+    except Exception as err:
+        raise DriverError(f"{url!r}: the factory raised {type(err).__name__}: {err}") from err
+    if not isinstance(adapter, QueueAdapter):
+        raise UsageError(
+            f"{url!r}: the factory returned {type(adapter).__name__}, which lacks the adapter "
+            "methods (capabilities, reset, push, reserve, delete, tick, close)"
+        )
+    return adapter
+
+
+def load_factory(target: str, url: str) -> Callable[..., object]:
+    """The callable ``package.module:factory`` names (``url`` is quoted in the errors).
+
+    Raises:
+        UsageError: ``target`` is malformed, its module cannot be imported or fails on import,
+            or it names nothing callable.
+    """
     module_name, sep, attr = target.partition(":")
     if not sep or not module_name or not attr:
         raise UsageError(f"py: URL must be py:package.module:factory, got {url!r}")
@@ -51,19 +74,7 @@ def _python(url: str) -> QueueAdapter:
     factory = getattr(module, attr, None)
     if not callable(factory):
         raise UsageError(f"{module_name!r} has no callable {attr!r} (from {url!r})")
-    options = dict(parse_qsl(query, keep_blank_values=True))
-    try:
-        adapter = factory(**options)
-    except MqspecError:
-        raise
-    except Exception as err:
-        raise DriverError(f"{url!r}: the factory raised {type(err).__name__}: {err}") from err
-    if not isinstance(adapter, QueueAdapter):
-        raise UsageError(
-            f"{url!r}: the factory returned {type(adapter).__name__}, which lacks the adapter "
-            "methods (capabilities, reset, push, reserve, delete, tick, close)"
-        )
-    return adapter
+    return factory
 
 
 def _exec(url: str, reservation_timeout: float | None = None) -> QueueAdapter:

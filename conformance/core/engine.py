@@ -4,6 +4,8 @@ One engine behind every front end (the CLI, the pytest plugin, `check`). It yiel
 (`mqspec.conformance.core.events`) as it goes: `RunStarted`, one `ScenarioDone` per scenario,
 one `PhaseDone` per search phase the profile runs (`mqspec.conformance.core.phases`), then
 `RunFinished`, which carries the `RunResult`; the `Tally` handles each to judge the clauses.
+On the real clock the scenarios' cases run in parallel, each worker on a queue of its own
+(`mqspec.conformance.core.scenario_runs`), and the search after them as well.
 It imports no front end.
 
 Clause status: ``pass`` (exercised and never broken), ``fail`` (a MUST broken, or a SHOULD in
@@ -14,14 +16,12 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
-from typing import Any
 
 import attrs
 
 from mqspec.adapters.base import QueueAdapter
 from mqspec.adapters.registry import SCHEMES
-from mqspec.conformance.core.events import Event, PhaseDone, RunFinished, RunStarted, ScenarioDone
-from mqspec.conformance.core.machine_search import divergence_of
+from mqspec.conformance.core.events import Event, PhaseDone, RunFinished, RunStarted
 from mqspec.conformance.core.phases import (
     clocked,
     concurrency_phase,
@@ -32,17 +32,16 @@ from mqspec.conformance.core.phases import (
     stateful_phase,
 )
 from mqspec.conformance.core.profiles import PROFILES, REALTIME_MAX_TIMEOUT, Profile
-from mqspec.conformance.core.realclock import Opener
-from mqspec.conformance.core.results import Divergence, RunResult, Status
-from mqspec.conformance.core.scenarios import SCENARIOS, Scenario
-from mqspec.conformance.core.session import Session, SlowCall
+from mqspec.conformance.core.realclock import DEFAULT_WORKERS, Opener
+from mqspec.conformance.core.results import RunResult
+from mqspec.conformance.core.scenario_runs import run_scenario, run_scenarios
+from mqspec.conformance.core.scenarios import SCENARIOS
 from mqspec.conformance.core.tally import Tally
-from mqspec.conformance.core.violations import ContractViolation
 from mqspec.conformance.faults.runs import SERVER_SCHEMES
 from mqspec.reference.errors import DriverError, UsageError
-from mqspec.reference.types import Capabilities, Finding
+from mqspec.reference.types import Capabilities
 
-__all__ = ["check_realtime", "run", "run_scenario", "run_search"]
+__all__ = ["check_realtime", "run", "run_scenario", "run_search", "shared_storage"]
 
 
 # Clauses no profile can exercise yet, and why. Reported as skip, never as pass.
@@ -84,7 +83,8 @@ def run(
             its own, on the same namespace, so it must be a URL the registry can open.
         profile: a profile's name, or a `Profile` (a named one resized, as ``--examples``
             does: the report names it by its ``name``).
-        open_queue, budget, workers: the real-clock search's, as for `run_search`.
+        open_queue, budget, workers: the real-clock search's, as for `run_search`; on the real
+            clock ``open_queue`` and ``workers`` also run the scenarios' cases in parallel.
 
     Raises:
         UsageError: an unknown profile.
@@ -94,14 +94,26 @@ def run(
     caps = adapter.capabilities
     if chosen.realtime or not caps.virtual_time:
         check_realtime(caps, url)
-    yield RunStarted(url, caps, chosen, seed)
     realtime = chosen.realtime or not caps.virtual_time
+    notes: tuple[str, ...] = ()
+    if realtime and open_queue is not None and workers is None:
+        shared = shared_storage(caps, url)
+        if shared:
+            workers, notes = 1, (shared,)
+    yield RunStarted(url, caps, chosen, seed, notes)
     out_of_reach = frozenset() if caps.durable else frozenset({"MQ-DURABLE-1"})
     state = Tally(strict, _unexercised(chosen, caps, realtime, opened_url), out_of_reach)
     error = ""
     try:
-        for item in SCENARIOS:
-            done = run_scenario(adapter, item, url, strict, realtime=realtime)
+        for done in run_scenarios(
+            adapter,
+            SCENARIOS,
+            url,
+            strict,
+            realtime=realtime,
+            open_queue=open_queue,
+            workers=workers if workers is not None else DEFAULT_WORKERS,
+        ):
             state.handle_event(done)
             yield done
         for searched in run_search(
@@ -234,6 +246,31 @@ def _unexercised(
     return reasons
 
 
+SHARED_SCHEMES = frozenset({"exec", "py"})
+"""Schemes whose every open starts a new driver process or instance, with no namespace of the
+harness's: two of them may well share storage (one file, one database)."""
+
+
+def shared_storage(caps: Capabilities, url: str) -> str:
+    """Why the real clock's workers may not run at once on ``url``'s queues ("" when they may).
+
+    Each worker opens a queue of its own: a namespace for SQLite and the servers, but for
+    ``exec:`` a new driver process and for ``py:`` a new instance, each started the same way.
+    Jobs in memory are each process's own; a durable queue's are in storage the processes
+    may share (fn's Bolt queue keeps them in one file), and workers sharing a queue would see
+    each other's jobs: divergences no single client could cause. So a durable one runs one
+    worker unless ``--workers`` says otherwise (a driver that keeps the jobs of each
+    ``MQSPEC_NAMESPACE`` apart can take many; spec/driver-protocol.md).
+    """
+    if not caps.durable or scheme_of(url) not in SHARED_SCHEMES:
+        return ""
+    return (
+        "one real-clock worker: a durable queue opened by an exec: or py: URL may keep every "
+        "worker's jobs in one store; pass --workers N if each process keeps its "
+        "MQSPEC_NAMESPACE apart"
+    )
+
+
 def profile_named(profile: str | Profile) -> Profile:
     """``profile`` itself, or the profile of that name.
 
@@ -268,71 +305,3 @@ def check_realtime(caps: Capabilities, url: str = "") -> None:
             f"{REALTIME_MAX_TIMEOUT:g}s, and this queue declares {caps.reservation_timeout:g}s; "
             + how
         )
-
-
-def run_scenario(
-    adapter: QueueAdapter, item: Scenario, url: str, strict: bool, *, realtime: bool = False
-) -> ScenarioDone:
-    """Run every case of one scenario on ``adapter``, each in a fresh session.
-
-    Status: ``fail`` when a case broke a clause (every distinct clause broken is kept, so one
-    bug does not hide another), else ``warn`` with the SHOULD findings, else ``pass``; ``skip``
-    when the queue lacks a capability the scenario needs.
-    """
-    caps = adapter.capabilities
-    reason = item.skip_reason(caps)
-    if reason:
-        return ScenarioDone(item, "skip", reason)
-    divergences: list[Divergence] = []
-    warnings: list[Finding] = []
-    runs = item.runs(caps)
-    clean = 0
-    broken: list[str] = []
-    for label, body in runs:
-        source = f"scenario {item.name}" + (f" [{label}]" if label else "")
-        outcome = _run_case(adapter, body, url, strict, realtime)
-        if isinstance(outcome, ContractViolation):
-            broken.append(label or item.name)
-            if all(d.clause != outcome.finding.clause for d in divergences):
-                divergences.append(divergence_of(outcome, source))
-            continue
-        clean += 1
-        warnings += [w for w in outcome.warnings if all(w.clause != o.clause for o in warnings)]
-    if divergences:
-        reason = divergences[0].finding.message
-        if len(runs) > 1:
-            reason += f" ({len(broken)} of {len(runs)} cases broken: {', '.join(broken)})"
-        return ScenarioDone(
-            item,
-            "fail",
-            reason,
-            tuple(divergences),
-            tuple(warnings),
-            len(runs),
-            clean,
-        )
-    status: Status = "warn" if warnings else "pass"
-    return ScenarioDone(item, status, "", (), tuple(warnings), len(runs), clean)
-
-
-SLOW_CALL_RETRIES = 2
-"""Times a scenario case is run again after a call slower than the real-clock margin (on a
-loaded machine); the last such call ends the run with its `SlowCall` error."""
-
-
-def _run_case(
-    adapter: QueueAdapter, body: Any, url: str, strict: bool, realtime: bool
-) -> Session | ContractViolation:
-    """One scenario case in a fresh session: the session it ended in, or the violation."""
-    for attempt in range(SLOW_CALL_RETRIES + 1):
-        session = Session(adapter, strict=strict, url=url, realtime=realtime)
-        try:
-            body(session)
-        except ContractViolation as violation:
-            return violation
-        except SlowCall:
-            if attempt == SLOW_CALL_RETRIES:
-                raise
-            continue  # the session resets the queue: the case starts again from empty
-        return session
-    raise AssertionError("unreachable")

@@ -41,10 +41,14 @@ Phase = Literal["stateful", "faults", "crash", "concurrency"]
 
 @attrs.frozen
 class RunStarted:
+    """The run has begun. ``notes``: what the engine decided about how to run the queue and
+    why (one line each, e.g. why a real-clock search runs one worker)."""
+
     url: str
     capabilities: Capabilities
     profile: Profile
     seed: int
+    notes: tuple[str, ...] = ()
 
 
 @attrs.frozen

@@ -30,7 +30,8 @@ class Profile:
     connection resets, stalls and lost answers through a TCP proxy for the servers, errors
     before and after the call (and at the fault points an adapter declares) for the others;
     then, for a durable queue that is not a server, the crash machine too (SIGKILL inside
-    operations, `crash`). It needs virtual time.
+    operations, `crash`). On the real clock it runs like the real-clock search: parallel
+    workers for a budget, a fault rig each.
 
     ``crash_check`` (quick, thorough): after the state machine, a queue that declares
     ``durable`` also gets that many examples of the crash machine, when the engine can reopen

@@ -187,7 +187,8 @@ def _real_clock_options(
     budget_help="Real clock only: seconds the state machine may search, all workers together "
     "[default: 120 for quick and realtime, 600 for thorough].",
     workers_help=f"Real clock only: state machines searching at once, each on a queue of its "
-    f"own [default: {DEFAULT_WORKERS}; 1 when the URL names its queue=].",
+    f"own [default: {DEFAULT_WORKERS}; 1 when the URL names its queue=, or for a durable "
+    "queue opened by exec: or py:, whose processes may share one store].",
 )
 def check(
     url: str | None,
@@ -304,6 +305,8 @@ class ConsolePrinter:
             click.echo(f"checking {event.url} (profile {self.profile}, seed {event.seed})")
             # JSON, not Python's reprs: driver authors write Go and Node too.
             click.echo(f"declared: {json.dumps(event.capabilities.to_json())}")
+            for note in event.notes:
+                click.echo(f"note: {note}")
         elif isinstance(event, ScenarioDone):
             note = f": {event.reason}" if event.status != "pass" and event.reason else ""
             if len(event.divergences) > 1:
@@ -433,8 +436,8 @@ def _check(
 @click.option(
     "--real-clock",
     is_flag=True,
-    help="Run every quick-profile queue on its own clock (OwnClock, T = 1 s), as a queue "
-    "written elsewhere runs; the others are listed with the reason they are not run.",
+    help="Run every catalogue entry on its own clock (OwnClock, T = 1 s), as a queue "
+    "written elsewhere runs; a crash entry is reopened by a URL naming it on its own clock.",
 )
 @_real_clock_options(
     budget=20.0,

@@ -72,28 +72,33 @@ def catalogue() -> tuple[SelftestQueue, ...]:
     return SELFTEST_QUEUES
 
 
-REAL_CLOCK_NOT_RUN = {
-    "crash": "reopened by URL in a host process, which the OwnClock wrapper does not reach",
-}
-"""Why entries of these profiles are listed but not run by the real-clock catalogue."""
-
-
 def real_clock_catalogue() -> tuple[SelftestQueue, ...]:
     """The catalogue on the real clock: every entry wrapped in `OwnClock` (its own monotonic
     clock, ``virtual_time`` false, T = 1 s where the queue takes a timeout), quick-profile
-    entries under the realtime profile and faults and concurrency entries under their own;
-    the entries reopened by URL (crash) are listed with the reason they are not run, never
-    silently dropped."""
+    entries under the realtime profile and the others under their own. An entry reopened by
+    URL (the crash entries: the crash machine reopens the queue in a host process) gets the
+    URL of its queue on its own clock (`on_own_clock`), and the quick profile, whose crash
+    check the realtime profile lacks."""
     out = []
     for entry in catalogue():
-        if entry.url is not None or entry.profile not in ("quick", "faults", "concurrency"):
-            reason = REAL_CLOCK_NOT_RUN.get(entry.profile, REAL_CLOCK_NOT_RUN["crash"])
-            out.append(attrs.evolve(entry, profile="realtime", not_run=reason))
+        factory = own_clock(entry.factory)
+        if entry.url is not None:
+            url = _on_own_clock_url(entry.url)
+            out.append(attrs.evolve(entry, factory=factory, url=url))
         elif entry.profile == "quick":
-            out.append(attrs.evolve(entry, profile="realtime", factory=own_clock(entry.factory)))
+            out.append(attrs.evolve(entry, profile="realtime", factory=factory))
         else:
-            out.append(attrs.evolve(entry, factory=own_clock(entry.factory)))
+            out.append(attrs.evolve(entry, factory=factory))
     return tuple(out)
+
+
+def _on_own_clock_url(url: str) -> str:
+    """The URL of ``url``'s queue on its own clock with T = 1 s (a ``py:`` URL without
+    options: the catalogue's crash entries are)."""
+    target = url.removeprefix("py:")
+    if target == url or "?" in target:
+        raise AssertionError(f"a real-clock crash entry needs a bare py: URL, got {url!r}")
+    return f"py:mqspec.adapters.ownclock:on_own_clock?of={target}&timeout=1"
 
 
 def check(

@@ -578,3 +578,24 @@ def test_example_sessions_in_the_protocol_document_are_what_the_python_driver_an
         )
         got = [json.loads(line) for line in proc.stdout.splitlines()]
         assert got == answers
+
+
+def test_each_driver_an_exec_url_starts_has_a_namespace_of_its_own_kept_across_restarts():
+    """$MQSPEC_NAMESPACE: what a durable driver may key its store by, so that the real
+    clock's parallel workers (one driver process each) need not share jobs."""
+    import shlex
+
+    from mqspec.adapters.process import NAMESPACE_VARIABLE, from_url
+
+    assert NAMESPACE_VARIABLE == "MQSPEC_NAMESPACE"
+    url = "exec:" + shlex.join(misbehaving("echo-namespace"))
+    first, second = from_url(url), from_url(url)
+    try:
+        assert first.name.startswith("mqspec-") and second.name.startswith("mqspec-")
+        assert first.name != second.name
+        before = first.name
+        first.restart()
+        assert first.name == before
+    finally:
+        first.close()
+        second.close()

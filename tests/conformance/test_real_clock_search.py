@@ -17,7 +17,7 @@ from mqspec.adapters.ownclock import OwnClock, own_clock
 from mqspec.adapters.selftest.catalogue import MUTANTS
 from mqspec.adapters.selftest.mutants import NeverRestores
 from mqspec.adapters.selftest.variants import TickerQueue
-from mqspec.conformance.core.engine import run_search
+from mqspec.conformance.core.engine import run, run_search
 from mqspec.conformance.core.profiles import PROFILES
 
 
@@ -184,17 +184,38 @@ def test_a_selftest_entry_the_real_clock_refuses_is_an_error_row_not_a_crash() -
     assert "reservation timeout of at most 5s" in row.problem
 
 
-def test_only_crash_entries_are_left_out_of_the_real_clock_catalogue() -> None:
-    """Faults and concurrency entries run on their own clock too; the crash entries (reopened
-    by URL, out of the wrapper's reach) are listed with the reason, not dropped."""
+def test_the_real_clock_catalogue_runs_every_entry_crash_entries_by_a_url_on_their_own_clock():
+    """Every entry runs on its own clock, faults, concurrency and crash entries included; a
+    crash entry (reopened by URL in a host process) gets a URL naming its queue on its own
+    clock, which opens a queue that reads its own clock and is still durable."""
+    from mqspec.adapters.registry import open_adapter
     from mqspec.conformance.frontends.selftest import catalogue, real_clock_catalogue
 
     real = real_clock_catalogue()
     assert len(real) == len(catalogue())
-    left_out = [e for e in real if e.not_run]
-    assert left_out and all(e.url is not None and "URL" in e.not_run for e in left_out)
-    profiles = {e.profile for e in real if not e.not_run}
-    assert {"realtime", "faults", "concurrency"} <= profiles
+    assert not [e.name for e in real if e.not_run]
+    assert {"realtime", "faults", "concurrency", "crash", "quick"} <= {e.profile for e in real}
+    by_url = [e for e in real if e.url is not None]
+    assert {e.profile for e in by_url} == {"quick", "crash"}
+    for entry in by_url:
+        assert entry.url.startswith("py:mqspec.adapters.ownclock:on_own_clock?of=")
+        queue = open_adapter(entry.url)
+        try:
+            caps = queue.capabilities
+            assert not caps.virtual_time and caps.durable and caps.reservation_timeout == 1
+        finally:
+            queue.close()
+
+
+def test_a_url_on_its_own_clock_names_a_bad_target_or_timeout() -> None:
+    from mqspec.adapters.registry import open_adapter
+    from mqspec.reference.errors import UsageError
+
+    base = "py:mqspec.adapters.ownclock:on_own_clock"
+    with pytest.raises(UsageError, match="no callable 'Nothing'"):
+        open_adapter(f"{base}?of=mqspec.adapters.memory:Nothing")
+    with pytest.raises(UsageError, match="timeout='soon' is not a number"):
+        open_adapter(f"{base}?of=mqspec.adapters.memory:MemoryQueue&timeout=soon")
 
 
 @pytest.fixture
@@ -249,3 +270,58 @@ def test_a_server_workers_fault_rig_reaches_that_workers_namespace() -> None:
         "postgresql://postgres@127.0.0.1:5432/test?timeout=1&queue=mqspec_w7"
     )
     assert _on_namespace_of(OwnClock(MemoryQueue()), "py:x") == "py:x"  # says no name: as given
+
+
+def _own_clock_url(**option: str) -> str:
+    from urllib.parse import urlencode
+
+    return f"py:mqspec.adapters.ownclock:on_own_clock?{urlencode(option)}"
+
+
+@pytest.mark.slow
+def test_the_crash_phase_on_the_real_clock_passes_sqlite_and_catches_a_forgetful_queue_MQ_DURABLE_1(
+    tmp_path,
+) -> None:
+    """Crash and restart on a queue that reads its own clock: the restart takes real time,
+    which the model counts. SQLite (its own wall clock, durable) conforms with crashes inside
+    operations; a queue that only claims durability is caught on MQ-DURABLE-1."""
+    from mqspec.conformance.core.phases import crash_phase
+    from mqspec.conformance.core.profiles import Profile
+
+    small = Profile("crash", examples=3, steps=8, crash=True, shrink_seconds=2)
+    sqlite = _own_clock_url(url=f"sqlite:///{tmp_path / 'q.db'}")
+    done = crash_phase(sqlite, small, True, 0, realtime=True)
+    assert done.divergences == (), done.divergences[0].finding.message
+    assert done.restarts > 0
+    forgetful = _own_clock_url(of="mqspec.adapters.selftest.mutants:ForgetfulDurable")
+    broken = crash_phase(forgetful, small, True, 0, realtime=True)
+    assert [d.clause.id for d in broken.divergences] == ["MQ-DURABLE-1"]
+    assert broken.divergences[0].source.startswith("crash")
+
+
+def test_a_durable_queue_a_new_process_or_instance_serves_gets_one_real_clock_worker_and_a_note():
+    """Workers of an exec: or py: queue are new processes or instances, which a durable queue
+    may back by one shared store: by default they run one at a time, and the run says why.
+    Queues in memory, and SQLite or servers (a namespace each), keep their workers."""
+    from mqspec.adapters.selftest.mutants import ForgetfulDurable
+    from mqspec.conformance.core.engine import shared_storage
+    from mqspec.conformance.core.events import RunStarted
+
+    durable = OwnClock(ForgetfulDurable(timeout=1)).capabilities
+    memory = OwnClock(MemoryQueue(timeout=1)).capabilities
+    assert "--workers N" in shared_storage(durable, "exec:./my-driver --db q.bolt")
+    assert "MQSPEC_NAMESPACE" in shared_storage(durable, "py:my.module:Queue")
+    assert shared_storage(memory, "exec:./my-driver") == ""
+    assert shared_storage(durable, "sqlite:///q.db?queue=w1") == ""
+
+    def started(queue, **given):
+        events = run(queue, url="py:x", open_queue=lambda: (queue, lambda: None), **given)
+        first = next(events)
+        events.close()
+        assert isinstance(first, RunStarted)
+        return first.notes
+
+    (note,) = started(OwnClock(ForgetfulDurable(timeout=1)))
+    assert note.startswith("one real-clock worker")
+    assert started(OwnClock(ForgetfulDurable(timeout=1)), workers=4) == ()  # the user's choice
+    assert started(OwnClock(MemoryQueue(timeout=1))) == ()

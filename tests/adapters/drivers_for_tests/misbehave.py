@@ -3,7 +3,8 @@
 Usage: ``misbehave.py FAULT [OP]``. It answers correctly (with a trivial queue that never holds
 a job) until the first request whose op is OP (default ``hello``), and commits FAULT there.
 Each fault is one the exec: adapter must report as a DriverError naming it; ``none`` commits
-no fault (its hello declares only some capabilities, plus an unknown one).
+no fault (its hello declares only some capabilities, plus an unknown one); ``echo-namespace``
+none either, its hello naming the driver by its $MQSPEC_NAMESPACE.
 """
 
 from __future__ import annotations
@@ -37,6 +38,8 @@ def normal(request):
     if op == "hello":
         caps = BAD_CAPS.get(FAULT, CAPS) if ON == "hello" else CAPS
         result = {"protocol": 2 if FAULT == "protocol-2" else 1, "name": "misbehave"}
+        if FAULT == "echo-namespace":  # no fault: the name says the queue it was started for
+            result["name"] = os.environ.get("MQSPEC_NAMESPACE", "none given")
         result["capabilities"] = caps
         return {"seq": request["seq"], "ok": result}
     if op == "push":
@@ -60,7 +63,7 @@ def main():
         if (
             request["op"] != ON
             or FAULT in BAD_CAPS
-            or FAULT in ("none", "protocol-2", "ignore-eof")
+            or FAULT in ("none", "protocol-2", "ignore-eof", "echo-namespace")
         ):
             send(normal(request))
             continue
