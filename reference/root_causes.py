@@ -83,11 +83,14 @@ def out_of_priority(job: Job, other: Job, slack: float, allowed: str) -> Finding
     if late is not None:
         # The program cannot tell the two apart: say the other explanation too.
         text = f"{text}; or else {late[0].id}: {late[1]}"
+    # ``other`` was ready from its push on: it may come out later, or never (a loss).
     return Finding(
         RESTORE_PRIORITY if restored else ORDER_PRIORITY,
         text,
         allowed=allowed,
         observed=repr(job.id),
+        passed_over=other.id if late is None else "",
+        passed_over_task=other.task if late is None else None,
     )
 
 
@@ -100,7 +103,14 @@ def out_of_line(job: Job, other: Job, slack: float, allowed: str) -> Finding:
     late = late_cause(other, "a job enqueued after it came first (MQ-ORDER-2)", slack)
     if late is not None:
         return Finding(late[0], f"{text}: {late[1]}", allowed, repr(job.id))
-    return Finding(ORDER_FIFO, text, allowed=allowed, observed=repr(job.id))
+    return Finding(
+        ORDER_FIFO,
+        text,
+        allowed=allowed,
+        observed=repr(job.id),
+        passed_over=other.id,
+        passed_over_task=other.task,
+    )
 
 
 def reserved_while_held(job: Job, now: float, allowed: str) -> Finding:
@@ -145,7 +155,15 @@ def null_reserve(job: Job, final: bool, slack: float, timeout: float, allowed: s
     elif job.delayed:
         rule, why = READY_NOT_LATE, f"it was due by {job.ready_at + slack:g}"
     else:
-        rule, why = READY_AT_ONCE, "it was pushed without delay"
+        # Ready from its push on: the job may come out later (MQ-READY-1) or never (a loss).
+        return Finding(
+            READY_AT_ONCE,
+            f"reserve returned null while {job.label()} was ready (it was pushed without delay)",
+            allowed=allowed,
+            observed="null",
+            passed_over=job.id,
+            passed_over_task=job.task,
+        )
     return Finding(
         rule,
         f"reserve returned null while {job.label()} was ready ({why})",

@@ -111,12 +111,21 @@ class Finding:
     """One way an observation broke a clause.
 
     ``allowed`` says what the contract allowed instead, ``observed`` what the backend did.
+    ``passed_over``: for an order broken (MQ-ORDER-1, MQ-ORDER-2, MQ-RESTORE-2) or a null
+    Reserve (MQ-READY-1) while a job pushed without delay and never reserved was ready, the
+    id of that job, which should have come out. The observation cannot say whether that job
+    comes out later (the clause named) or never (a loss, of which the finding is a
+    consequence); the harness looks for it after the fact. ``passed_over_task`` is that
+    job's task, to tell it from a live job with the same id (duplicate ids may be distinct
+    jobs, MQ-PUSH-2).
     """
 
     clause: Clause
     message: str
     allowed: str = ""
     observed: str = ""
+    passed_over: str = ""
+    passed_over_task: Any = attrs.field(default=None, eq=False, repr=False)
 
     @property
     def is_violation(self) -> bool:

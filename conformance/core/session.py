@@ -27,6 +27,7 @@ from mqspec.adapters.base import OperationCut, QueueAdapter, Task
 from mqspec.adapters.process import DriverDied
 from mqspec.conformance.core.calls import drain_answers, outcome_of
 from mqspec.conformance.core.clock import RealClock, VirtualClock
+from mqspec.conformance.core.passed_over import root_cause_of
 from mqspec.conformance.core.transcript import Step, Transcript
 from mqspec.conformance.core.violations import ContractViolation
 from mqspec.reference.clauses import clause
@@ -401,7 +402,8 @@ class Session:
     def _judge(self, step: Step, verdict: Verdict) -> None:
         self.transcript.add(step)
         if verdict.violation is not None:
-            self._raise(verdict.violation)
+            # An order broken may be a job lost: look for the job passed over.
+            self._raise(root_cause_of(self, verdict.violation))
         for warning in verdict.warnings:
             if self.strict:
                 self._raise(warning)

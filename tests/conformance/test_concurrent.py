@@ -98,7 +98,9 @@ def test_delayed_pushes_in_a_recording():
         )
         assert any(op.task and op.task.get("delay") for op in history.operations)
         assert find_anomalies(history) == ()
-        result = linearize.check(history, budget=2)
+        # A budget with room for a loaded machine: a time-separated history must be decided,
+        # and on two busy cores 2 s of search sometimes ran out first.
+        result = linearize.check(history, budget=15)
         assert not isinstance(result, NotLinearizable), result
         if linearize.timing(history)[0]:
             assert isinstance(result, Linearizable), result

@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 
+from mqspec.adapters.memory import MemoryQueue
 from mqspec.adapters.selftest.mutants import DelayOneSecondLate, DropsOpaqueFields, NeverRestores
 from mqspec.conformance.core import engine
 from mqspec.conformance.core.engine import Profile, RunFinished, check_realtime, run, run_scenario
@@ -187,3 +188,129 @@ def test_a_backend_that_is_not_durable_and_dies_has_lost_its_jobs_MQ_LOSS_1() ->
         assert "killed by signal 9" in finding.message and "1 live job(s)" in finding.message
     finally:
         queue.close()
+
+
+# -- an order broken, or a job lost? -------------------------------------------------------------
+
+
+class _DropsTheSecondPush(MemoryQueue):
+    """Answers the second push as queued and forgets it: a lost job, first seen as an order."""
+
+    def __init__(self, **options):
+        super().__init__(**options)
+        self.pushes = 0
+
+    def push(self, task, now):
+        self.pushes += 1
+        if self.pushes == 2:
+            return task
+        return super().push(task, now)
+
+
+def _order_program(queue):
+    from mqspec.conformance.core.session import Session
+    from mqspec.conformance.core.violations import ContractViolation
+
+    session = Session(queue)
+    for ident in "abc":
+        session.push({"id": ident, "priority": 1})
+    try:
+        for _ in range(3):
+            session.reserve()
+    except ContractViolation as violation:
+        return violation.finding, session
+    raise AssertionError("no divergence")
+
+
+def test_a_job_passed_over_that_never_comes_out_is_a_loss_not_an_order_MQ_LOSS_1() -> None:
+    finding, session = _order_program(_DropsTheSecondPush())
+    assert finding.clause.id == "MQ-LOSS-1"
+    assert "'b' never came out" in finding.message
+    assert "the MQ-ORDER-2 divergence is how the loss first showed" in finding.message
+    # After the deadlines, the reserved 'a' and 'c' came back; 'b' never did.
+    assert finding.observed == "'c', then 'a', 'c' and null, never 'b'"
+    # The look after the fact is neither judged nor recorded: the program ends at the reserve.
+    assert [step.op for step in session.transcript.steps][-1] == "reserve"
+
+
+def test_a_job_passed_over_that_comes_out_later_is_an_order_broken_MQ_ORDER_2() -> None:
+    from mqspec.adapters.selftest.mutants import LifoWithinPriority
+
+    finding, _ = _order_program(LifoWithinPriority())
+    assert finding.clause.id == "MQ-ORDER-2"
+    assert finding.passed_over == "a"
+
+
+def test_the_look_after_the_fact_keeps_the_order_when_the_queue_fails_it() -> None:
+    """A Reserve that raises during the look proves nothing: the order finding stands."""
+
+    class FailsAfterTheSkip(_DropsTheSecondPush):
+        reserves = 0
+
+        def reserve(self, now):
+            self.reserves += 1
+            if self.reserves > 2:
+                raise RuntimeError("connection reset")
+            return super().reserve(now)
+
+    finding, _ = _order_program(FailsAfterTheSkip())
+    assert finding.clause.id == "MQ-ORDER-2"
+
+
+class _DropsEveryPush(MemoryQueue):
+    """Answers every push as queued and keeps nothing."""
+
+    def push(self, task, now):
+        return task
+
+
+class _ShowsPushesLate(MemoryQueue):
+    """The first Reserve after a push finds nothing; the job is there for the next one."""
+
+    hidden = True
+
+    def reserve(self, now):
+        if self.hidden:
+            self.hidden = False
+            return None
+        return super().reserve(now)
+
+
+def _null_program(queue):
+    from mqspec.conformance.core.session import Session
+    from mqspec.conformance.core.violations import ContractViolation
+
+    session = Session(queue)
+    session.push({"id": "a", "priority": 0})
+    try:
+        session.reserve()
+    except ContractViolation as violation:
+        return violation.finding
+    raise AssertionError("no divergence")
+
+
+def test_a_ready_job_not_served_that_never_comes_out_is_a_loss_MQ_LOSS_1() -> None:
+    finding = _null_program(_DropsEveryPush())
+    assert finding.clause.id == "MQ-LOSS-1"
+    assert "the MQ-READY-1 divergence is how the loss first showed" in finding.message
+    assert finding.observed == "null, then no other job and null, never 'a'"
+
+
+def test_a_ready_job_not_served_that_comes_out_later_is_late_MQ_READY_1() -> None:
+    finding = _null_program(_ShowsPushesLate())
+    assert finding.clause.id == "MQ-READY-1"
+    assert finding.passed_over == "a"
+
+
+def test_a_job_passed_over_is_told_from_a_live_job_with_its_id_MQ_LOSS_1() -> None:
+    """Duplicate ids are distinct jobs: the first 'a' coming out says nothing of the second."""
+    from mqspec.conformance.core.session import Session
+    from mqspec.conformance.core.violations import ContractViolation
+
+    session = Session(_DropsTheSecondPush())
+    session.push({"id": "a", "priority": 0})
+    session.push({"id": "a", "priority": 1, "payload": "second"})
+    with pytest.raises(ContractViolation) as caught:
+        session.reserve()
+    assert caught.value.finding.clause.id == "MQ-LOSS-1"
+    assert caught.value.finding.observed == "'a', then no other job and null, never 'a'"

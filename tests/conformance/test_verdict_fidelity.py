@@ -17,7 +17,8 @@ from mqspec.adapters.selftest.mutants import AcceptsInvalid
 from mqspec.conformance.concurrency.parallel import check_parallel
 from mqspec.conformance.concurrency.recorder import record
 from mqspec.conformance.core import engine
-from mqspec.conformance.core.engine import Profile, RunFinished, ScenarioDone, run, run_scenario
+from mqspec.conformance.core.engine import Profile, RunFinished, run, run_scenario
+from mqspec.conformance.core.events import ScenarioDone
 from mqspec.conformance.core.scenarios import SCENARIOS
 from mqspec.reference.jsonvalue import TOKEN_KEY, json_equal, without_token
 from mqspec.reference.tasks import task_problem
