@@ -6,8 +6,9 @@ loop that reserves until the queue answers null. The session, the concurrency re
 fault runs all call a queue through these, so an exception means the same thing everywhere and
 every drain has the same bound.
 
-Rule: imports the adapter protocol and the reference vocabulary only, so the concurrency code
-can use it without loading the session, Hypothesis or the fault machinery.
+Rule: imports the adapter protocol, the reference vocabulary and the progress counters only,
+so the concurrency code can use it without loading the session, Hypothesis or the fault
+machinery.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from typing import Any
 import attrs
 
 from mqspec.adapters.base import OperationCut
+from mqspec.conformance.core.progress import PROGRESS
 from mqspec.reference.errors import MqspecError
 from mqspec.reference.types import Failed, Ok, Outcome, Unknown
 
@@ -37,6 +39,7 @@ def outcome_of(
     `Unknown` that hook returns, with the error's text appended (the call may or may not have
     taken effect).
     """
+    PROGRESS.operation()
     try:
         return Ok(action()), True
     except OperationCut as err:

@@ -31,7 +31,12 @@ from mqspec.conformance.core.phases import (
     scheme_of,
     stateful_phase,
 )
-from mqspec.conformance.core.profiles import PROFILES, REALTIME_MAX_TIMEOUT, Profile
+from mqspec.conformance.core.profiles import (
+    PROFILES,
+    REALTIME_MAX_TIMEOUT,
+    Profile,
+    profiles_named,
+)
 from mqspec.conformance.core.realclock import DEFAULT_WORKERS, Opener
 from mqspec.conformance.core.results import RunResult
 from mqspec.conformance.core.scenario_runs import run_scenario, run_scenarios
@@ -177,6 +182,20 @@ def run_search(
         UsageError: an unknown profile, or a URL the phase cannot reopen.
     """
     chosen = profile_named(profile)
+    if chosen.parts:
+        for part in chosen.parts:
+            yield from run_search(
+                adapter,
+                part,
+                url=url,
+                opened_url=opened_url,
+                strict=strict,
+                seed=seed,
+                open_queue=open_queue,
+                budget=budget,
+                workers=workers,
+            )
+        return
     caps = adapter.capabilities
     realtime = chosen.realtime or not caps.virtual_time
     target = opened_url or url
@@ -224,7 +243,23 @@ def _crash_reopenable(opened_url: str | None) -> bool:
 def _unexercised(
     profile: Profile, caps: Capabilities, realtime: bool, opened_url: str | None = None
 ) -> dict[str, str]:
-    """Why each clause no scenario covers is left unexercised by this run."""
+    """Why each clause no scenario covers is left unexercised by this run.
+
+    For several profiles, the reason of the last one that aims at the clause: a run of
+    ``quick,faults`` that hit no push with a fault says so, not "run --profile faults".
+    """
+    reasons = dict(NOT_EXERCISED)
+    for part in profile.searches:
+        for key, why in _unexercised_by(part, caps, opened_url).items():
+            if why != NOT_EXERCISED.get(key) or key not in reasons:
+                reasons[key] = why
+    return reasons
+
+
+def _unexercised_by(
+    profile: Profile, caps: Capabilities, opened_url: str | None
+) -> dict[str, str]:
+    """`_unexercised` for one profile that is not a combination."""
     reasons = dict(NOT_EXERCISED)
     if not caps.durable:
         reasons["MQ-DURABLE-1"] = NOT_DURABLE
@@ -272,16 +307,18 @@ def shared_storage(caps: Capabilities, url: str) -> str:
 
 
 def profile_named(profile: str | Profile) -> Profile:
-    """``profile`` itself, or the profile of that name.
+    """``profile`` itself, or the profile that names: one name, several joined by commas, or
+    ``full`` (`mqspec.conformance.core.profiles.profiles_named`).
 
     Raises:
-        UsageError: no profile has that name.
+        UsageError: a name no profile has.
     """
     if isinstance(profile, Profile):
         return profile
-    if profile not in PROFILES:
-        raise UsageError(f"unknown profile {profile!r}; known: {', '.join(PROFILES)}")
-    return PROFILES[profile]
+    try:
+        return profiles_named(profile)
+    except ValueError as err:
+        raise UsageError(str(err)) from None
 
 
 def check_realtime(caps: Capabilities, url: str = "") -> None:

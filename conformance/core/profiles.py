@@ -5,9 +5,19 @@ Rule: plain values, imported by the engine and the front ends (for ``--profile``
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import attrs
 
-__all__ = ["PROFILES", "REALTIME_MAX_TIMEOUT", "REALTIME_TIMEOUT", "Profile"]
+__all__ = [
+    "FULL",
+    "PROFILES",
+    "REALTIME_MAX_TIMEOUT",
+    "REALTIME_TIMEOUT",
+    "Profile",
+    "combined",
+    "profiles_named",
+]
 
 
 @attrs.frozen
@@ -61,6 +71,14 @@ class Profile:
     realtime_shrink: float = 60.0
     # Seconds Hypothesis may spend shrinking a failure; then it reports the smallest so far.
     shrink_seconds: float = 20.0
+    # A run of several profiles (``--profile quick,faults``, ``full``): the scenarios run once,
+    # then each part's search in turn, into one report. Empty for a single profile.
+    parts: tuple[Profile, ...] = ()
+
+    @property
+    def searches(self) -> tuple[Profile, ...]:
+        """The profiles whose searches this one runs, in order: its parts, or itself."""
+        return self.parts or (self,)
 
 
 PROFILES = {
@@ -80,6 +98,55 @@ PROFILES = {
     "faults": Profile("faults", examples=40, steps=30, faults=True),
     "concurrency": Profile("concurrency", examples=0, steps=0, concurrency="quick"),
 }
+
+FULL = ("quick", "faults", "concurrency")
+"""What ``full`` runs: every search the queue's capabilities allow. The quick state machine
+(and, for a durable queue the engine can reopen, its crash check), the faults machine (then the
+crash machine, for a durable queue that is not a server) and the concurrent clients."""
+
+
+def combined(parts: Sequence[Profile], name: str = "") -> Profile:
+    """One profile that runs ``parts``' searches in turn (a single part is returned as it is).
+
+    The scenarios run once: on the real clock if any part says so. ``name`` defaults to the
+    parts' names joined by commas, as ``--profile`` takes them.
+    """
+    if len(parts) == 1:
+        return parts[0]
+    first = parts[0]
+    return attrs.evolve(
+        first,
+        name=name or ",".join(p.name for p in parts),
+        realtime=any(p.realtime for p in parts),
+        crash=any(p.crash for p in parts),
+        faults=any(p.faults for p in parts),
+        concurrency="",
+        parts=tuple(parts),
+    )
+
+
+def profiles_named(text: str) -> Profile:
+    """The profile ``text`` names: one name, several joined by commas (run in that order,
+    each once), or ``full`` (`FULL`).
+
+    Raises:
+        ValueError: an empty list, or a name no profile has; the message lists the known ones.
+    """
+    names = [n.strip() for n in text.split(",") if n.strip()]
+    known = [*PROFILES, "full"]
+    if not names:
+        raise ValueError(f"no profile named; known: {', '.join(known)}")
+    unknown = [n for n in names if n not in known]
+    if unknown:
+        raise ValueError(f"unknown profile {unknown[0]!r}; known: {', '.join(known)}")
+    expanded = [part for n in names for part in (FULL if n == "full" else (n,))]
+    parts = [PROFILES[n] for n in dict.fromkeys(expanded)]
+    if any(p.faults for p in parts):
+        # The faults profile runs the crash machine after its own for every durable queue the
+        # crash check could reach: the check would only repeat it.
+        parts = [attrs.evolve(p, crash_check=0) for p in parts]
+    return combined(parts, name=",".join(dict.fromkeys(names)))
+
 
 REALTIME_MAX_TIMEOUT = 5.0
 """The longest reservation timeout a real-clock run accepts: every second of it is slept."""

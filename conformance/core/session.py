@@ -28,6 +28,7 @@ from mqspec.adapters.process import DriverDied
 from mqspec.conformance.core.calls import drain_answers, outcome_of
 from mqspec.conformance.core.clock import RealClock, VirtualClock
 from mqspec.conformance.core.passed_over import root_cause_of
+from mqspec.conformance.core.progress import PROGRESS
 from mqspec.conformance.core.transcript import Step, Transcript
 from mqspec.conformance.core.violations import ContractViolation
 from mqspec.reference.clauses import clause
@@ -411,6 +412,7 @@ class Session:
                 self.warnings.append(warning)
 
     def _raise(self, finding: Finding) -> None:
+        PROGRESS.divergence()
         violation = violation_type(finding.clause.id)(finding, program=self.transcript.listing())
         violation.transcript = self.transcript
         if self.violation is None:

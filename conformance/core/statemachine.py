@@ -22,6 +22,7 @@ from hypothesis.stateful import (
 )
 
 from mqspec.adapters.base import QueueAdapter
+from mqspec.conformance.core.progress import PROGRESS
 from mqspec.conformance.core.session import Session
 from mqspec.conformance.core.strategies import delays, invalid_tasks, opaque_fields, priorities
 from mqspec.reference.jsonvalue import TOKEN_KEY
@@ -54,6 +55,7 @@ class QueueMachine(RuleBasedStateMachine):
 
     def __init__(self) -> None:
         super().__init__()
+        PROGRESS.case()
         self.session = Session(self.adapter, strict=self.strict, url=self.url)
         self.counter = 0
         self.deadlines: list[float] = []  # of the reservations this case made, for time rules

@@ -23,7 +23,6 @@ import json
 import os
 import sys
 import tempfile
-import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -39,18 +38,16 @@ from mqspec.conformance.core.engine import run
 from mqspec.conformance.core.events import (
     Event,
     EventHandler,
-    PhaseDone,
     RunFinished,
-    RunStarted,
-    ScenarioDone,
 )
-from mqspec.conformance.core.profiles import PROFILES, REALTIME_TIMEOUT, Profile
+from mqspec.conformance.core.profiles import REALTIME_TIMEOUT, Profile, profiles_named
 from mqspec.conformance.core.realclock import DEFAULT_WORKERS
 from mqspec.conformance.core.results import RunResult
 from mqspec.conformance.core.transcript import Transcript
 from mqspec.conformance.faults.crash import host_url
+from mqspec.conformance.frontends.console import HEARTBEAT, ConsolePrinter
 from mqspec.conformance.frontends.junit import render_junit
-from mqspec.conformance.frontends.render import render_divergence, render_phase, render_summary
+from mqspec.conformance.frontends.render import render_divergence
 from mqspec.conformance.frontends.replay import ReplayedStep, ReplayFinished, answer, replay
 from mqspec.conformance.frontends.reports import ReportWriter, default_report_dir
 from mqspec.conformance.frontends.selftest import (
@@ -131,17 +128,30 @@ def _real_clock_options(
     return decorate
 
 
+def _profile_option(
+    context: click.Context, parameter: click.Parameter, given: tuple[str, ...]
+) -> Profile:
+    """``--profile``'s values, each one name or several joined by commas, as one profile."""
+    try:
+        return profiles_named(",".join(given) or "quick")
+    except ValueError as err:
+        raise click.BadParameter(str(err), context, parameter) from None
+
+
 @main.command()
 @click.argument("url", required=False)
 @click.option(
     "--profile",
-    type=click.Choice(sorted(PROFILES)),
-    default="quick",
-    show_default=True,
+    "profiles",
+    multiple=True,
+    metavar="NAME[,NAME...]",
+    callback=_profile_option,
     help="How hard to look: quick (CI default) or thorough; realtime runs on the real clock; "
     "crash also kills a durable queue's process at random points (MQ-DURABLE-1); faults "
     "injects connection resets, stalls and lost answers (MQ-LOSS-2, MQ-LOSS-3); concurrency "
-    "runs several clients at once and checks the histories.",
+    "runs several clients at once and checks the histories; full runs quick, faults and "
+    "concurrency. Several (--profile quick,faults, or repeated) run the scenarios once, then "
+    "each profile's search in turn, into one report.  [default: quick]",
 )
 @_seed_option
 @click.option("--strict", is_flag=True, help="Fail on SHOULD findings too, not just warn.")
@@ -181,6 +191,15 @@ def _real_clock_options(
     help="Exit 1 unless every MUST clause that applies to the queue (by its declared "
     "capabilities) was exercised: for a CI gate that a `conforms` must rest on every clause.",
 )
+@click.option(
+    "--heartbeat",
+    type=click.FloatRange(min=0),
+    default=HEARTBEAT,
+    show_default=True,
+    metavar="SECONDS",
+    help="After this many seconds without a line, say how far the running phase has got "
+    "(cases, operations per second, whether a divergence was found); 0 for never.",
+)
 @_real_clock_options(
     budget=None,
     workers=None,
@@ -192,7 +211,7 @@ def _real_clock_options(
 )
 def check(
     url: str | None,
-    profile: str,
+    profiles: Profile,
     seed: int,
     strict: bool,
     report_dir: Path | None,
@@ -201,6 +220,7 @@ def check(
     examples: int | None,
     steps: int | None,
     require_all: bool,
+    heartbeat: float,
     budget: float | None,
     workers: int | None,
 ) -> None:
@@ -232,7 +252,8 @@ def check(
     """
     if report_dir is not None and no_report:
         _fail("--report and --no-report contradict each other; give one")
-    chosen = _resized(PROFILES[profile], examples, steps)
+    chosen = _resized(profiles, examples, steps)
+    profile = chosen.name
     if junit_path is not None:
         _check_writable(junit_path)
     started_at = datetime.now(UTC)
@@ -249,7 +270,8 @@ def check(
             writer.start()
         except UsageError as err:
             _fail(str(err))
-    handlers: list[EventHandler] = [ConsolePrinter(profile)]
+    printer = ConsolePrinter(profile, heartbeat)
+    handlers: list[EventHandler] = [printer]
     if writer is not None:
         handlers.append(writer)
     with tempfile.TemporaryDirectory(prefix="mqspec-") as scratch:
@@ -261,6 +283,8 @@ def check(
             result = _unstarted(target, profile, seed, strict, f"{err}")
             if writer is not None:
                 _dispatch(RunFinished(result), [writer])
+        finally:
+            printer.close()
     if writer is not None:
         click.echo(f"report: {writer.directory}")
     if junit_path is not None:
@@ -284,42 +308,6 @@ def _dispatch(event: Event, handlers: list[EventHandler]) -> None:
             handler.handle_event(event)
     except UsageError as err:  # only the report writer raises: a file could not be written
         _fail(str(err))
-
-
-class ConsolePrinter:
-    """The run on the console (an `EventHandler`): the queue and what it declares, one line
-    per scenario and search phase with the seconds since the run began, then every
-    divergence and warning, the clause table and the verdict.
-
-    ``profile`` is the name the run was asked for; the seconds count from the printer's
-    creation, just before the run.
-    """
-
-    def __init__(self, profile: str) -> None:
-        self.profile = profile
-        self.started = time.monotonic()
-
-    def handle_event(self, event: Event) -> None:
-        elapsed = time.monotonic() - self.started
-        if isinstance(event, RunStarted):
-            click.echo(f"checking {event.url} (profile {self.profile}, seed {event.seed})")
-            # JSON, not Python's reprs: driver authors write Go and Node too.
-            click.echo(f"declared: {json.dumps(event.capabilities.to_json())}")
-            for note in event.notes:
-                click.echo(f"note: {note}")
-        elif isinstance(event, ScenarioDone):
-            note = f": {event.reason}" if event.status != "pass" and event.reason else ""
-            if len(event.divergences) > 1:
-                clauses = ", ".join(d.clause.id for d in event.divergences)
-                note = f": {len(event.divergences)} clauses broken ({clauses})"
-            click.echo(
-                f"  [{elapsed:6.1f}s] scenario {event.scenario.clause.id} "
-                f"{event.scenario.name}: {event.status}{note}"
-            )
-        elif isinstance(event, PhaseDone):
-            click.echo(f"  [{elapsed:6.1f}s] {render_phase(event)}")
-        elif isinstance(event, RunFinished):
-            _finish(event.result)
 
 
 def _unstarted(url: str, profile: str, seed: int, strict: bool, cause: str) -> RunResult:
@@ -359,7 +347,11 @@ def _write_junit(path: Path, result: RunResult, started_at: datetime) -> None:
 
 
 def _resized(profile: Profile, examples: int | None, steps: int | None) -> Profile:
-    """``profile`` with the sizes asked for on the command line (the name stays)."""
+    """``profile`` (each of its parts) with the sizes asked for on the command line (the
+    names stay)."""
+    if profile.parts:
+        parts = tuple(_resized(part, examples, steps) for part in profile.parts)
+        return attrs.evolve(profile, parts=parts)
     if examples is not None:
         profile = attrs.evolve(profile, examples=examples)
     if steps is not None:
@@ -574,16 +566,3 @@ def _echo_step(event: ReplayedStep) -> None:
     was = answer(step.op, step.outcome)
     click.echo(f"{head} {event.call}")
     click.echo(f"     now: {now} | recorded: {was} | {event.verdict}")
-
-
-def _finish(result: RunResult) -> None:
-    click.echo("")
-    for divergence in result.divergences:
-        click.echo(render_divergence(divergence))
-        click.echo("")
-    for warning in result.warnings:
-        click.echo("warning: " + render_divergence(warning))
-        click.echo("")
-    click.echo(render_summary(result))
-    click.echo("")
-    click.echo(f"verdict: {result.verdict} ({result.basis}) ({result.duration:.1f}s)")

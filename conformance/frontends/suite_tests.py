@@ -1,30 +1,39 @@
 """The conformance suite as pytest tests; collected by ``pytest --mq URL`` (see the plugin).
 
-One test per scenario, named after its clause, and one for the profile's search after them
-(`mqspec.conformance.core.engine.run_search`): the state machine; under ``--mq-profile faults`` the
-machine with injected faults (then crashes, for a durable queue that is not a server); under
-``crash`` the machine that kills the queue's process; under ``concurrency`` several clients at
-once. Each opens the backend through the URL registry. A `PytestVerdicts` handler turns the
-engine's events into pytest's terms: divergences fail the test, SHOULD findings become pytest
-warnings (`ShouldWarning`) unless --mq-strict, a scenario the queue cannot run is skipped. On
-the real clock the search runs its workers each on a queue of its own, as `mqspec check` does.
+One test per scenario, named after its clause and marked with it (``-m mq_order_2``, or the
+group, ``-m mq_order``), then one test per profile of ``--mq-profile`` for its search
+(`mqspec.conformance.core.engine.run_search`): ``test_search[quick]`` the state machine,
+``test_search[faults]`` the machine with injected faults (then crashes, for a durable queue
+that is not a server), ``test_search[crash]`` the machine that kills the queue's process,
+``test_search[concurrency]`` several clients at once. ``--mq-batches N`` cuts each state
+machine into N tests (``test_search[quick-2of4]``: a share of the examples, or of the
+real-clock budget, on a seed of its own) that ``pytest -n`` runs at once. Each test opens the
+backend through the URL registry. A `PytestVerdicts` handler turns the engine's events into
+pytest's terms: divergences fail the test, SHOULD findings become pytest warnings
+(`ShouldWarning`) unless --mq-strict, a scenario the queue cannot run is skipped. On the real
+clock the search runs its workers each on a queue of its own, as `mqspec check` does.
 With the plugin, the only modules of mqspec that import pytest.
 """
 
+
 from __future__ import annotations
 
+import math
 import warnings
 from collections.abc import Callable, Iterable, Iterator
+from typing import Any
 
+import attrs
 import pytest
 
 from mqspec.adapters.base import QueueAdapter
 from mqspec.adapters.registry import open_isolated_url
 from mqspec.conformance.core.engine import check_realtime, run_scenario, run_search
 from mqspec.conformance.core.events import Event, PhaseDone, ScenarioDone
-from mqspec.conformance.core.profiles import PROFILES
+from mqspec.conformance.core.profiles import Profile, profiles_named
 from mqspec.conformance.core.scenarios import SCENARIOS, Scenario
 from mqspec.conformance.core.violations import ShouldWarning
+from mqspec.conformance.frontends.pytest_plugin import marker_of
 from mqspec.conformance.frontends.render import render_divergence
 from mqspec.reference.errors import DriverError
 from mqspec.reference.types import Finding
@@ -69,13 +78,24 @@ def _warn(findings: Iterable[Finding]) -> None:
         warnings.warn(finding.render(), ShouldWarning, stacklevel=2)
 
 
-@pytest.mark.parametrize("item", SCENARIOS, ids=lambda s: f"{s.clause.id}-{s.name}")
+def _scenario_param(scenario: Scenario) -> Any:
+    """``scenario`` as a test case, marked with its clause (``-m mq_order_2``, ``-m mq_order``)."""
+    ident = scenario.clause.id
+    marks = [
+        pytest.mark.mqspec_clause(ident),
+        getattr(pytest.mark, marker_of(ident)),
+        getattr(pytest.mark, f"mq_{scenario.clause.area.lower()}"),
+    ]
+    return pytest.param(scenario, id=f"{ident}-{scenario.name}", marks=marks)
+
+
+@pytest.mark.parametrize("item", [_scenario_param(s) for s in SCENARIOS])
 def test_scenario(
     item: Scenario, mq: tuple[QueueAdapter, str, str], request: pytest.FixtureRequest
 ) -> None:
     adapter, url, _ = mq
     strict = request.config.getoption("--mq-strict")
-    realtime = PROFILES[request.config.getoption("--mq-profile")].realtime
+    realtime = profiles_named(request.config.getoption("--mq-profile")).realtime
     if realtime or not adapter.capabilities.virtual_time:
         check_realtime(adapter.capabilities, url)
     verdicts = PytestVerdicts()
@@ -83,14 +103,63 @@ def test_scenario(
     verdicts.finish()
 
 
-def test_state_machine(mq: tuple[QueueAdapter, str, str], request: pytest.FixtureRequest) -> None:
-    """The profile's search: every divergence it finds fails this test, with its clause."""
+@attrs.frozen
+class Search:
+    """One search test: batch ``batch`` of ``batches`` of one profile's search."""
+
+    profile: Profile
+    batch: int = 0
+    batches: int = 1
+
+    @property
+    def id(self) -> str:
+        name = self.profile.name
+        return name if self.batches == 1 else f"{name}-{self.batch + 1}of{self.batches}"
+
+    def seed(self, seed: int) -> int:
+        """The batch's seed: the run's own for the first, so one batch repeats `mqspec check`."""
+        return seed + self.batch * 1_000_003
+
+    def share(self) -> Profile:
+        """The profile cut to this batch's share: examples, crash examples, real-clock budget."""
+        if self.batches == 1:
+            return self.profile
+        part = self.profile
+        return attrs.evolve(
+            part,
+            examples=math.ceil(part.examples / self.batches),
+            crash_check=math.ceil(part.crash_check / self.batches),
+            realtime_budget=max(1.0, part.realtime_budget / self.batches),
+        )
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """One search test per profile of ``--mq-profile`` (``test_search[quick]``,
+    ``test_search[concurrency]``), each state machine cut into ``--mq-batches`` tests that
+    ``pytest -n`` can run at once."""
+    if "search" not in metafunc.fixturenames:
+        return
+    profile = profiles_named(metafunc.config.getoption("--mq-profile"))
+    batches = metafunc.config.getoption("--mq-batches")
+    searches = [
+        Search(part, batch, count)
+        for part in profile.searches
+        for count in [1 if part.concurrency else batches]
+        for batch in range(count)
+    ]
+    metafunc.parametrize("search", searches, ids=[s.id for s in searches])
+
+
+def test_search(
+    search: Search, mq: tuple[QueueAdapter, str, str], request: pytest.FixtureRequest
+) -> None:
+    """A profile's search (or one batch of it): every divergence it finds fails this test,
+    with its clause."""
     adapter, url, opened = mq
-    profile = request.config.getoption("--mq-profile")
     strict = request.config.getoption("--mq-strict")
-    seed = request.config.getoption("--mq-seed")
+    seed = search.seed(request.config.getoption("--mq-seed"))
     open_queue = None
-    if (PROFILES[profile].realtime or not adapter.capabilities.virtual_time) and (
+    if (search.profile.realtime or not adapter.capabilities.virtual_time) and (
         "queue=" not in url
     ):
 
@@ -103,7 +172,7 @@ def test_state_machine(mq: tuple[QueueAdapter, str, str], request: pytest.Fixtur
     try:
         for done in run_search(
             adapter,
-            profile,
+            search.share(),
             url=url,
             opened_url=opened,
             strict=strict,

@@ -354,3 +354,80 @@ def test_declared_capabilities_are_printed_as_json_not_python():
     report = Path("r/report.md").read_text()
     assert "| virtual_time | `true` |" in report and "| max_jobs | `null` |" in report
     assert "`True`" not in report and "`None`" not in report
+
+
+# -- several profiles in one run ---------------------------------------------------------------
+
+
+def test_several_profiles_run_each_search_into_one_report_MQ_LOSS_2():
+    """--profile quick,faults (or repeated): the scenarios once, then both searches; the
+    faults reach MQ-LOSS-2, which quick alone leaves unexercised."""
+    out = invoke(
+        "check", "memory://", "--profile", "faults", "--profile", "quick", "--report", "r",
+        "--examples", "5",
+    )
+    assert out.exit_code == 0, out.output
+    assert lines(out.stdout)[0] == "checking memory:// (profile faults,quick, seed 0)"
+    phases = [line for line in lines(out.stdout) if "] state machine" in line]
+    assert len(phases) == 2 and "with faults" in phases[0] and "with faults" not in phases[1]
+    assert sum("] scenario MQ-ORDER-1 " in line for line in lines(out.stdout)) == 1
+    data = json.loads(Path("r/report.json").read_text())
+    assert data["profile"] == "faults,quick"
+    status = {c["id"]: c["status"] for c in data["clauses"]}
+    assert status["MQ-LOSS-2"] == "pass"
+
+
+def test_full_runs_quick_faults_and_concurrency():
+    out = invoke("check", "memory://", "--profile", "full", "--no-report", "--examples", "3")
+    assert out.exit_code == 0, out.output
+    assert lines(out.stdout)[0] == "checking memory:// (profile full, seed 0)"
+    text = out.stdout
+    assert "] state machine, 3 examples: ok" in text
+    assert "] state machine with faults, 3 examples" in text
+    assert re.search(r"\] concurrency, \d+ histories", text), text
+
+
+def test_an_unknown_profile_among_several_exits_2_naming_it():
+    out = invoke("check", "memory://", "--profile", "quick,fast")
+    assert out.exit_code == 2
+    assert "unknown profile 'fast'; known: quick, thorough" in out.output
+
+
+# -- the heartbeat -----------------------------------------------------------------------------
+
+
+class _SlowReserve(MemoryQueue):
+    """A correct queue whose Reserve takes 2 ms: a run long enough to need a heartbeat."""
+
+    def reserve(self, now):
+        import time
+
+        time.sleep(0.002)
+        return super().reserve(now)
+
+
+def test_a_long_phase_gets_a_heartbeat_line_and_zero_turns_it_off(monkeypatch):
+    monkeypatch.setattr(sys.modules["mqspec_cli_fakes"], "slow", _SlowReserve, raising=False)
+    beat = re.compile(
+        r"^  \[ *\d+\.\ds\] running for \d+\.\ds: [\d,]+ cases?, [\d,]+ operations? "
+        r"\([\d,]+/s\), (no divergence yet|a divergence found, shrinking it)$"
+    )
+    out = invoke("check", "py:mqspec_cli_fakes:slow", "--no-report", "--heartbeat", "0.2")
+    assert out.exit_code == 0, out.output
+    assert any(beat.match(line) for line in lines(out.stdout)), out.output
+    quiet = invoke("check", "py:mqspec_cli_fakes:slow", "--no-report", "--heartbeat", "0")
+    assert quiet.exit_code == 0
+    assert not any("running for" in line for line in lines(quiet.stdout))
+
+
+def test_the_heartbeat_says_what_ran_between_two_snapshots():
+    from mqspec.conformance.core.progress import ProgressSnapshot
+    from mqspec.conformance.frontends.console import heartbeat_line
+
+    before = ProgressSnapshot(10.0, operations=100, cases=4, divergences=0)
+    after = ProgressSnapshot(40.0, operations=6100, cases=216, divergences=0)
+    assert heartbeat_line(before, after) == (
+        "running for 30.0s: 212 cases, 6,000 operations (200/s), no divergence yet"
+    )
+    found = ProgressSnapshot(41.0, operations=6101, cases=217, divergences=3)
+    assert heartbeat_line(before, found).endswith("a divergence found, shrinking it")

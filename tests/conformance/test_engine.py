@@ -268,7 +268,7 @@ def test_unknown_profile_is_a_usage_error():
     with pytest.raises(
         UsageError,
         match=r"^unknown profile 'nope'; known: quick, thorough, realtime, crash, faults, "
-        r"concurrency$",
+        r"concurrency, full$",
     ):
         next(run(MemoryQueue(), profile="nope"))
 

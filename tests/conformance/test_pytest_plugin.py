@@ -44,7 +44,7 @@ def test_memory_conforms(pytester: pytest.Pytester):
     result.stdout.fnmatch_lines(
         [
             "*test_scenario?MQ-RESERVE-1-empty_is_null? PASSED*",
-            "*test_state_machine PASSED*",
+            "*test_search?quick? PASSED*",
             "*SKIPPED*MQ-TOKEN-1: the queue does not declare reservation_tokens*",
         ]
     )
@@ -63,7 +63,7 @@ def test_without_mq_the_suite_is_not_collected(pytester: pytest.Pytester):
 def test_unknown_profile_is_a_usage_error(pytester: pytest.Pytester):
     result = pytester.runpytest_subprocess("--mq", "memory://", "--mq-profile", "nope", *NO_CACHE)
     assert result.ret == pytest.ExitCode.USAGE_ERROR
-    result.stderr.fnmatch_lines(["*--mq-profile*invalid choice*'nope'*"])
+    result.stderr.fnmatch_lines(["*--mq-profile: unknown profile 'nope'; known: quick, *full*"])
 
 
 @pytest.mark.slow
@@ -140,3 +140,73 @@ def test_without_strict_a_tail_restoring_queue_passes_with_a_warning_MQ_RESTORE_
             "*ShouldWarning: MQ-RESTORE-3 (SHOULD): *",
         ]
     )
+
+
+def test_node_ids_have_a_module_path_and_select_one_test(pytester: pytest.Pytester):
+    """JUnit's classname and a node id on the command line need the module in the id."""
+    node = "mqspec/suite_tests.py::test_scenario[MQ-ORDER-1-higher_priority_first]"
+    listed = pytester.runpytest_subprocess("--mq", "memory://", "--collect-only", "-q", *NO_CACHE)
+    assert node in listed.outlines
+    result = pytester.runpytest_subprocess("--mq", "memory://", node, "-v", *NO_CACHE)
+    result.assert_outcomes(passed=1)
+    assert any(line.startswith(f"{node} PASSED") for line in result.outlines)
+
+
+def test_a_clause_or_a_group_is_selected_by_its_marker_MQ_ORDER_1(pytester: pytest.Pytester):
+    one = pytester.runpytest_subprocess("--mq", "memory://", "-m", "mq_order_1", "-v", *NO_CACHE)
+    one.assert_outcomes(passed=1)
+    one.stdout.fnmatch_lines(["*test_scenario?MQ-ORDER-1-higher_priority_first? PASSED*"])
+    group = pytester.runpytest_subprocess("--mq", "memory://", "-m", "mq_order", *NO_CACHE)
+    group.assert_outcomes(passed=sum(s.clause.area == "ORDER" for s in SCENARIOS))
+    markers = pytester.runpytest_subprocess("--mq", "memory://", "--markers", *NO_CACHE)
+    markers.stdout.fnmatch_lines(["@pytest.mark.mq_loss_1: the suite's tests of MQ-LOSS-1"])
+
+
+def test_each_profile_and_batch_is_a_search_test_of_its_own(pytester: pytest.Pytester):
+    result = pytester.runpytest_subprocess(
+        "--mq",
+        "memory://",
+        "--mq-profile",
+        "quick,concurrency",
+        "--mq-batches",
+        "2",
+        "--collect-only",
+        "-q",
+        *NO_CACHE,
+    )
+    searches = [line for line in result.outlines if "test_search" in line]
+    assert searches == [
+        "mqspec/suite_tests.py::test_search[quick-1of2]",
+        "mqspec/suite_tests.py::test_search[quick-2of2]",
+        "mqspec/suite_tests.py::test_search[concurrency]",
+    ]
+
+
+@pytest.mark.slow
+def test_the_cli_and_the_plugin_give_one_verdict_on_one_backend(
+    pytester: pytest.Pytester, tmp_path
+):
+    """The same backend, profile and seed: the same clauses broken, from both front ends."""
+    import json
+    import re
+    import subprocess
+    import sys
+
+    pytester.makepyfile(brokenq=BROKEN_QUEUE)
+    url = "py:brokenq:make"
+    plugin = pytester.runpytest_subprocess("--mq", url, *NO_CACHE)
+    plugin_clauses = {
+        m.group(1) for line in plugin.outlines if (m := re.match(r"(MQ-[A-Z]+-\d+) \(MUST\)", line))
+    }
+    report = tmp_path / "report"
+    cli = subprocess.run(
+        [sys.executable, "-m", "mqspec", "check", url, "--report", str(report)],
+        cwd=pytester.path,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert cli.returncode == 1, cli.stdout + cli.stderr
+    data = json.loads((report / "report.json").read_text(encoding="utf-8"))
+    cli_clauses = {d["clause"] for d in data["divergences"]}
+    assert plugin_clauses == cli_clauses and "MQ-RESERVE-1" in cli_clauses

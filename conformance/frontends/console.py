@@ -1,0 +1,131 @@
+"""The run on the console: `ConsolePrinter`, the event handler behind ``mqspec check``'s output.
+
+One line for the queue and one for what it declares, one line per scenario and search phase
+with the seconds since the run began, a heartbeat while a phase runs long (cases, operations
+and their rate, whether a divergence was found), then every divergence and warning, the clause
+table and the verdict with what it rests on.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+
+import click
+
+from mqspec.conformance.core.events import (
+    Event,
+    PhaseDone,
+    RunFinished,
+    RunStarted,
+    ScenarioDone,
+)
+from mqspec.conformance.core.progress import PROGRESS, ProgressSnapshot
+from mqspec.conformance.core.results import RunResult
+from mqspec.conformance.frontends.render import render_divergence, render_phase, render_summary
+
+__all__ = ["HEARTBEAT", "ConsolePrinter", "heartbeat_line"]
+
+HEARTBEAT = 15.0
+"""Seconds without a line after which the printer says the run is alive."""
+
+
+class ConsolePrinter:
+    """The run on the console (an `EventHandler`).
+
+    ``profile`` is the name the run was asked for; the seconds count from the printer's
+    creation, just before the run. ``heartbeat``: after that many seconds without a line, a
+    line says how far the running phase has got (`heartbeat_line`), again every ``heartbeat``
+    seconds; 0 prints none. Call `close` when the run ends, however it ends.
+    """
+
+    def __init__(self, profile: str, heartbeat: float = HEARTBEAT) -> None:
+        self.profile = profile
+        self.started = time.monotonic()
+        self.heartbeat = heartbeat
+        self._lock = threading.Lock()  # one line at a time, from the run and the heartbeat
+        self._since = PROGRESS.snapshot()  # the counters at the last event's line
+        self._quiet_since = self._since.at  # when the last line of any kind was printed
+        self._stop = threading.Event()
+        self._beat: threading.Thread | None = None
+
+    def handle_event(self, event: Event) -> None:
+        with self._lock:
+            self._print(event, time.monotonic() - self.started)
+            self._since = PROGRESS.snapshot()
+            self._quiet_since = self._since.at
+        if isinstance(event, RunStarted) and self.heartbeat > 0:
+            self._beat = threading.Thread(target=self._beating, name="mqspec-heartbeat")
+            self._beat.daemon = True
+            self._beat.start()
+        elif isinstance(event, RunFinished):
+            self.close()
+
+    def close(self) -> None:
+        """Stop the heartbeat (idempotent)."""
+        self._stop.set()
+        if self._beat is not None and self._beat is not threading.current_thread():
+            self._beat.join()
+
+    def _beating(self) -> None:
+        while not self._stop.wait(min(1.0, self.heartbeat)):
+            with self._lock:
+                now = PROGRESS.snapshot()
+                if now.at - self._quiet_since < self.heartbeat:
+                    continue
+                elapsed = now.at - self.started
+                click.echo(f"  [{elapsed:6.1f}s] {heartbeat_line(self._since, now)}")
+                self._quiet_since = now.at
+
+    def _print(self, event: Event, elapsed: float) -> None:
+        if isinstance(event, RunStarted):
+            click.echo(f"checking {event.url} (profile {self.profile}, seed {event.seed})")
+            # JSON, not Python's reprs: driver authors write Go and Node too.
+            click.echo(f"declared: {json.dumps(event.capabilities.to_json())}")
+            for note in event.notes:
+                click.echo(f"note: {note}")
+        elif isinstance(event, ScenarioDone):
+            note = f": {event.reason}" if event.status != "pass" and event.reason else ""
+            if len(event.divergences) > 1:
+                clauses = ", ".join(d.clause.id for d in event.divergences)
+                note = f": {len(event.divergences)} clauses broken ({clauses})"
+            click.echo(
+                f"  [{elapsed:6.1f}s] scenario {event.scenario.clause.id} "
+                f"{event.scenario.name}: {event.status}{note}"
+            )
+        elif isinstance(event, PhaseDone):
+            click.echo(f"  [{elapsed:6.1f}s] {render_phase(event)}")
+        elif isinstance(event, RunFinished):
+            _finish(event.result)
+
+
+def heartbeat_line(since: ProgressSnapshot, now: ProgressSnapshot) -> str:
+    """What the running phase did between two snapshots, e.g. ``running for 30.0s: 212
+    cases, 6,012 operations (200/s), no divergence yet``."""
+    seconds = max(now.at - since.at, 1e-9)
+    operations = now.operations - since.operations
+    cases = now.cases - since.cases
+    found = (
+        "a divergence found, shrinking it"
+        if now.divergences > since.divergences
+        else "no divergence yet"
+    )
+    return (
+        f"running for {seconds:.1f}s: {cases:,} case{'' if cases == 1 else 's'}, "
+        f"{operations:,} operation{'' if operations == 1 else 's'} "
+        f"({operations / seconds:,.0f}/s), {found}"
+    )
+
+
+def _finish(result: RunResult) -> None:
+    click.echo("")
+    for divergence in result.divergences:
+        click.echo(render_divergence(divergence))
+        click.echo("")
+    for warning in result.warnings:
+        click.echo("warning: " + render_divergence(warning))
+        click.echo("")
+    click.echo(render_summary(result))
+    click.echo("")
+    click.echo(f"verdict: {result.verdict} ({result.basis}) ({result.duration:.1f}s)")
