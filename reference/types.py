@@ -135,10 +135,12 @@ class Finding:
     def render(self) -> str:
         """One paragraph, clause first: the form every front end prints."""
         lines = [f"{self.clause.id} ({self.clause.level}): {self.message}"]
+        # A value of several lines (a driver's stderr tail) keeps its lines, indented under
+        # its label so the paragraph stays one block.
         if self.allowed:
-            lines.append(f"  allowed:  {self.allowed}")
+            lines.append("  allowed:  " + self.allowed.replace("\n", "\n            "))
         if self.observed:
-            lines.append(f"  observed: {self.observed}")
+            lines.append("  observed: " + self.observed.replace("\n", "\n            "))
         return "\n".join(lines)
 
 

@@ -75,6 +75,7 @@ def run(
     open_queue: Opener | None = None,
     budget: float | None = None,
     workers: int | None = None,
+    deselected: frozenset[str] = frozenset(),
 ) -> Iterator[Event]:
     """Check ``adapter`` against the contract, yielding events; the last is `RunFinished`.
 
@@ -90,6 +91,9 @@ def run(
             does: the report names it by its ``name``).
         open_queue, budget, workers: the real-clock search's, as for `run_search`; on the real
             clock ``open_queue`` and ``workers`` also run the scenarios' cases in parallel.
+        deselected: IDs of clauses not to judge (``--only``/``--skip``,
+            `mqspec.conformance.core.selection`): their scenarios do not run, and divergences
+            on them are set aside (`RunResult.set_aside`).
 
     Raises:
         UsageError: an unknown profile.
@@ -105,14 +109,16 @@ def run(
         shared = shared_storage(caps, url)
         if shared:
             workers, notes = 1, (shared,)
-    yield RunStarted(url, caps, chosen, seed, notes)
+    yield RunStarted(url, caps, chosen, seed, notes, deselected)
     out_of_reach = frozenset() if caps.durable else frozenset({"MQ-DURABLE-1"})
-    state = Tally(strict, _unexercised(chosen, caps, realtime, opened_url), out_of_reach)
+    state = Tally(
+        strict, _unexercised(chosen, caps, realtime, opened_url), out_of_reach, deselected
+    )
     error = ""
     try:
         for done in run_scenarios(
             adapter,
-            SCENARIOS,
+            [s for s in SCENARIOS if s.clause.id not in deselected],
             url,
             strict,
             realtime=realtime,
@@ -150,6 +156,7 @@ def run(
         concurrency=state.concurrent,
         faults=state.fault_stats,
         crashes=state.crash_counts,
+        set_aside=tuple(state.set_aside),
     )
     yield RunFinished(result)
 

@@ -49,6 +49,8 @@ class RunStarted:
     profile: Profile
     seed: int
     notes: tuple[str, ...] = ()
+    # Clauses --only/--skip leave out (mqspec.conformance.core.selection): not judged.
+    deselected: frozenset[str] = frozenset()
 
 
 @attrs.frozen

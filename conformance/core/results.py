@@ -51,13 +51,16 @@ class ClauseResult:
 
     ``applicable`` is False for a clause the queue's declared capabilities put out of reach
     (a queue that declares no tokens has no MQ-TOKEN-1 to keep): its ``skip`` is no gap in the
-    run. A ``skip`` on an applicable clause is one: the run did not exercise it.
+    run. A ``skip`` on an applicable clause is one: the run did not exercise it, unless the
+    run was asked not to judge it (``selected`` False, by ``--only`` or ``--skip``).
     """
 
     clause: Clause
     status: Status
     reason: str = ""
     applicable: bool = True
+    # False for a clause ``--only``/``--skip`` left out: skipped, neither a gap nor a pass.
+    selected: bool = True
 
 
 @attrs.frozen
@@ -77,6 +80,8 @@ class RunResult:
     concurrency: ConcurrencySummary | None = None
     faults: FaultStats | None = None
     crashes: tuple[int, int] | None = None  # (restarts, operations cut), when crashes ran
+    # Divergences on clauses the run was asked not to judge: shown, never counted.
+    set_aside: tuple[Divergence, ...] = ()
 
     @property
     def verdict(self) -> Literal["conforms", "diverges", "error"]:
@@ -91,8 +96,16 @@ class RunResult:
         return tuple(
             c
             for c in self.clauses
-            if c.status == "skip" and c.applicable and c.clause.level in ("MUST", "SHOULD")
+            if c.status == "skip"
+            and c.applicable
+            and c.selected
+            and c.clause.level in ("MUST", "SHOULD")
         )
+
+    @property
+    def not_selected(self) -> tuple[ClauseResult, ...]:
+        """The clauses ``--only``/``--skip`` left out of this run."""
+        return tuple(c for c in self.clauses if not c.selected)
 
     @property
     def basis(self) -> str:
@@ -105,12 +118,14 @@ class RunResult:
                 continue
             if c.status != "skip":
                 kind: str = c.status
+            elif not c.selected:
+                kind = "not selected"
             elif not c.applicable:
                 kind = "not applicable"
             else:
                 kind = "not exercised (MAY)"
             counts[kind] = counts.get(kind, 0) + 1
-        order = ("pass", "warn", "fail", "not applicable", "not exercised (MAY)")
+        order = ("pass", "warn", "fail", "not applicable", "not exercised (MAY)", "not selected")
         parts = [f"{counts[k]} {k}" for k in order if counts.get(k)]
         if gaps:
             parts.append(f"{len(gaps)} not exercised: " + ", ".join(c.clause.id for c in gaps))

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 
 from mqspec.conformance.core.events import Event, PhaseDone, ScenarioDone
 from mqspec.conformance.core.results import ClauseResult, ConcurrencySummary, Divergence, Status
+from mqspec.conformance.core.selection import NOT_SELECTED
 from mqspec.reference.clauses import CATALOGUE
 
 if TYPE_CHECKING:
@@ -28,8 +29,12 @@ class Tally:
         strict: bool,
         unexercised: dict[str, str],
         not_applicable: frozenset[str] = frozenset(),
+        deselected: frozenset[str] = frozenset(),
     ) -> None:
         self.strict = strict
+        # Clauses --only/--skip leave out: their divergences are set aside, never counted.
+        self.deselected = deselected
+        self.set_aside: list[Divergence] = []
         self.unexercised = unexercised
         # Clauses the queue's declared capabilities put out of reach (their skip is no gap).
         self.not_applicable = set(not_applicable)
@@ -58,8 +63,8 @@ class Tally:
         for finding in done.warnings:
             self._warn(Divergence(finding, f"scenario {item.name}", None))
         for divergence in done.divergences:
-            self._diverge(divergence)
-            self._mark(divergence.clause.id, "fail", divergence.finding.message)
+            if self._diverge(divergence):
+                self._mark(divergence.clause.id, "fail", divergence.finding.message)
         if done.status == "skip":
             # A scenario skips only when the queue lacks a capability its clause needs.
             self.not_applicable.add(item.clause.id)
@@ -76,7 +81,8 @@ class Tally:
         for divergence in done.divergences:
             self._diverge(divergence)
         for finding in done.broken:
-            self._mark(finding.clause.id, "fail", finding.message)
+            if finding.clause.id not in self.deselected:
+                self._mark(finding.clause.id, "fail", finding.message)
         for finding in done.warnings:
             self._warn(Divergence(finding, done.phase, None))
         if done.faults is not None:
@@ -96,12 +102,18 @@ class Tally:
         if done.concurrency is not None:
             self.concurrent = done.concurrency
 
-    def _diverge(self, divergence: Divergence) -> None:
+    def _diverge(self, divergence: Divergence) -> bool:
+        """Keep ``divergence``; False when its clause is not judged (it is set aside)."""
+        kept = self.set_aside if divergence.clause.id in self.deselected else self.divergences
         # One divergence per clause: the first found, which for scenarios is the simplest.
-        if all(d.clause != divergence.clause for d in self.divergences):
-            self.divergences.append(divergence)
+        if all(d.clause != divergence.clause for d in kept):
+            kept.append(divergence)
+        return kept is self.divergences
 
     def _warn(self, divergence: Divergence) -> None:
+        if divergence.clause.id in self.deselected:
+            self._diverge(divergence)
+            return
         if all(w.clause != divergence.clause for w in self.warnings):
             self.warnings.append(divergence)
         status: Status = "fail" if self.strict else "warn"
@@ -111,6 +123,11 @@ class Tally:
         out = []
         for clause in CATALOGUE.values():
             if clause.withdrawn:
+                continue
+            if clause.id in self.deselected:
+                aside = sum(d.clause == clause for d in self.set_aside)
+                why = NOT_SELECTED + ("; a divergence set aside" if aside else "")
+                out.append(ClauseResult(clause, "skip", why, selected=False))
                 continue
             status, reason = self.status.get(
                 clause.id, ("skip", self.unexercised.get(clause.id, "no scenario exercised it"))

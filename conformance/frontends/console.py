@@ -49,6 +49,7 @@ class ConsolePrinter:
         self._quiet_since = self._since.at  # when the last line of any kind was printed
         self._stop = threading.Event()
         self._beat: threading.Thread | None = None
+        self._deselected: frozenset[str] = frozenset()
 
     def handle_event(self, event: Event) -> None:
         with self._lock:
@@ -80,6 +81,7 @@ class ConsolePrinter:
 
     def _print(self, event: Event, elapsed: float) -> None:
         if isinstance(event, RunStarted):
+            self._deselected = event.deselected
             click.echo(f"checking {event.url} (profile {self.profile}, seed {event.seed})")
             # JSON, not Python's reprs: driver authors write Go and Node too.
             click.echo(f"declared: {json.dumps(event.capabilities.to_json())}")
@@ -95,7 +97,7 @@ class ConsolePrinter:
                 f"{event.scenario.name}: {event.status}{note}"
             )
         elif isinstance(event, PhaseDone):
-            click.echo(f"  [{elapsed:6.1f}s] {render_phase(event)}")
+            click.echo(f"  [{elapsed:6.1f}s] {render_phase(event, self._deselected)}")
         elif isinstance(event, RunFinished):
             _finish(event.result)
 
@@ -125,6 +127,11 @@ def _finish(result: RunResult) -> None:
         click.echo("")
     for warning in result.warnings:
         click.echo("warning: " + render_divergence(warning))
+        click.echo("")
+    for aside in result.set_aside:
+        finding = aside.finding
+        click.echo(f"set aside (not selected): {finding.clause.id}: {finding.message}")
+    if result.set_aside:
         click.echo("")
     click.echo(render_summary(result))
     click.echo("")

@@ -46,9 +46,15 @@ def render_failure(result: RunResult) -> str:
     return "\n".join(parts)
 
 
-def render_phase(done: PhaseDone) -> str:
-    """One line for a finished search phase: what ran, its counts, and ``ok`` or ``diverges``."""
-    status = "diverges" if done.divergence else "ok"
+def render_phase(done: PhaseDone, deselected: frozenset[str] = frozenset()) -> str:
+    """One line for a finished search phase: what ran, its counts, and ``ok`` or ``diverges``;
+    divergences only on ``deselected`` clauses (``--only``/``--skip``) are ``ok`` and named
+    as set aside."""
+    judged = [d for d in done.broken if d.clause.id not in deselected]
+    aside = sorted({d.clause.id for d in done.broken} - {d.clause.id for d in judged})
+    status = "diverges" if judged else "ok"
+    if aside:
+        status += f" ({', '.join(aside)} set aside: not selected)"
     dropped = (
         f" ({done.dropped} dropped unjudged: a call slower than the margin)" if done.dropped else ""
     )

@@ -166,6 +166,7 @@ def _clause_json(item: ClauseResult) -> dict[str, Any]:
         "status": item.status,
         "reason": item.reason,
         "applicable": item.applicable,
+        "selected": item.selected,
     }
 
 
@@ -189,6 +190,11 @@ def report_data(result: RunResult, *, started_at: datetime) -> dict[str, Any]:
         "counts": counts,
         "basis": result.basis,
         "not_exercised": [c.clause.id for c in result.not_exercised],
+        "not_selected": [c.clause.id for c in result.not_selected],
+        "set_aside": [
+            {"clause": d.clause.id, "message": d.finding.message, "source": d.source}
+            for d in result.set_aside
+        ],
         "clauses": [_clause_json(c) for c in result.clauses],
         "divergences": [_finding_json(d, n) for k, d, n in numbered if k == "divergence"],
         "warnings": [_finding_json(d, n) for k, d, n in numbered if k == "warning"],

@@ -431,3 +431,46 @@ def test_the_heartbeat_says_what_ran_between_two_snapshots():
     )
     found = ProgressSnapshot(41.0, operations=6101, cases=217, divergences=3)
     assert heartbeat_line(before, found).endswith("a divergence found, shrinking it")
+
+
+# -- --only and --skip -------------------------------------------------------------------------
+
+
+def test_only_a_group_runs_its_scenarios_and_says_the_rest_was_not_selected_MQ_ORDER_1():
+    out = invoke("check", "memory://", "--only", "MQ-ORDER", "--report", "r")
+    assert out.exit_code == 0, out.output
+    ran = [line for line in lines(out.stdout) if "] scenario " in line]
+    assert ran and all(" scenario MQ-ORDER-" in line for line in ran)
+    assert "MQ-TASK-1     MUST    skip    not selected (--only/--skip)" in lines(out.stdout)
+    data = json.loads(Path("r/report.json").read_text())
+    assert "MQ-TASK-1" in data["not_selected"] and "MQ-ORDER-1" not in data["not_selected"]
+    assert data["not_exercised"] == [c for c in data["not_exercised"] if c.startswith("MQ-ORDER")]
+    assert "not selected" in data["basis"]
+
+
+def test_skip_sets_a_known_divergence_aside_and_finds_the_others_MQ_RESERVE_1():
+    """EmptyIsError breaks MQ-RESERVE-1; skipped, the run conforms on what it judged, and the
+    divergence is shown as set aside, never hidden."""
+    broken = invoke("check", "py:mqspec_cli_fakes:empty_is_error", "--no-report")
+    assert broken.exit_code == 1
+    url = "py:mqspec_cli_fakes:empty_is_error"
+    out = invoke("check", url, "--no-report", "--skip", "MQ-RESERVE-1")
+    got = lines(out.stdout)
+    assert any(line.startswith("set aside (not selected): MQ-RESERVE-1: ") for line in got)
+    assert any(line.endswith(": ok (MQ-RESERVE-1 set aside: not selected)") for line in got)
+    assert not any(line.startswith("MQ-RESERVE-1 (MUST)") for line in got)
+    failed = {line.split()[0] for line in got if "    FAIL    " in line}
+    assert "MQ-RESERVE-1" not in failed
+    assert out.exit_code == (1 if failed else 0), out.output
+
+
+def test_require_all_refuses_a_must_left_out_by_skip():
+    out = invoke("check", "memory://", "--no-report", "--skip", "reserve", "--require-all")
+    assert out.exit_code == 1
+    assert "  MQ-RESERVE-1: not selected (--only/--skip)" in lines(out.stdout)
+
+
+def test_an_unknown_clause_or_group_exits_2_naming_it():
+    out = invoke("check", "memory://", "--only", "MQ-ORDR")
+    assert out.exit_code == 2
+    assert "'MQ-ORDR' names no clause or group" in out.output

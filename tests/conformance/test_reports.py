@@ -174,7 +174,7 @@ TYPES = {
 
 
 def test_readme_documents_every_field_and_only_those(conforming, tmp_path):
-    assert len(TOP) == 20  # the parse found the whole table
+    assert len(TOP) == 22  # the parse found the whole table
     data = write(conforming, tmp_path)
     assert set(data) == TOP
     assert set(data["clauses"][0]) == CLAUSE
@@ -369,3 +369,20 @@ def test_start_fails_with_the_cause_when_the_directory_cannot_be_made(tmp_path):
 def test_report_data_is_json_serialisable_with_unicode(diverging):
     data = report_data(diverging, started_at=STARTED)
     assert json.loads(json.dumps(data, ensure_ascii=False)) == data
+
+
+def test_a_driver_stderr_tail_keeps_its_lines_indented_under_observed():
+    from mqspec.reference.clauses import clause
+    from mqspec.reference.types import Finding
+
+    finding = Finding(
+        clause("MQ-RESERVE-1"),
+        "the backend died during reserve",
+        allowed="an answer",
+        observed="driver exited with code 3\nstderr tail:\nTraceback (most recent call last):",
+    )
+    assert finding.render().splitlines()[2:] == [
+        "  observed: driver exited with code 3",
+        "            stderr tail:",
+        "            Traceback (most recent call last):",
+    ]
