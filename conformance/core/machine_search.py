@@ -13,7 +13,7 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import NoReturn
+from typing import Any, NoReturn
 
 from hypothesis import HealthCheck, Verbosity, settings
 from hypothesis import seed as hypothesis_seed
@@ -21,6 +21,7 @@ from hypothesis.errors import HypothesisException
 from hypothesis.internal.conjecture import engine as conjecture_engine
 from hypothesis.stateful import get_state_machine_test
 
+from mqspec.conformance.core import example_db
 from mqspec.conformance.core.profiles import Profile
 from mqspec.conformance.core.results import Divergence
 from mqspec.conformance.core.statemachine import QueueMachine
@@ -60,7 +61,9 @@ def run_machine(
         stateful_step_count=profile.steps,
         deadline=None,
         suppress_health_check=list(HealthCheck),
-        database=None,
+        # None unless the run shares an example database (`example_db`): then the failing
+        # programs found are saved there, and the saved ones replayed first.
+        database=example_db.current(),
         print_blob=False,
         report_multiple_bugs=True,
         # Our own renderer prints the minimal program; Hypothesis's notes would only repeat it
@@ -68,7 +71,20 @@ def run_machine(
         verbosity=Verbosity.quiet,
     )
     test = get_state_machine_test(machine, settings=config)
+    if config.database is not None:
+        # Hypothesis keys saved examples by the test function's digest, which is the same
+        # for every machine: add what tells them apart, so a queue's failures replay on it.
+        key = f"mqspec:{source}:{machine.__name__}:{getattr(machine, 'url', '')}"
+        inner: Any = test.hypothesis.inner_test  # type: ignore[attr-defined]
+        inner._hypothesis_internal_add_digest = key.encode()
     hypothesis_seed(seed)(test)
+    if config.database is not None:
+        # Hypothesis's @seed turns the database off (a seed is for reproducing a run); a
+        # shared database is asked for by name, so give it back after the seed.
+        seeded: Any = test
+        seeded._hypothesis_internal_use_settings = settings(
+            seeded._hypothesis_internal_use_settings, database=config.database
+        )
     machine.failed_at = []
     machine.violations = []
     started = time.monotonic()

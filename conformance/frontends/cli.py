@@ -34,12 +34,14 @@ from hypothesis.configuration import set_hypothesis_home_dir
 
 from mqspec.adapters.base import QueueAdapter
 from mqspec.adapters.registry import open_isolated, open_isolated_url
+from mqspec.conformance.core import example_db as example_dbs
 from mqspec.conformance.core.engine import run
 from mqspec.conformance.core.events import (
     Event,
     EventHandler,
     RunFinished,
 )
+from mqspec.conformance.core.example_db import ENV
 from mqspec.conformance.core.profiles import REALTIME_TIMEOUT, Profile, profiles_named
 from mqspec.conformance.core.realclock import DEFAULT_WORKERS
 from mqspec.conformance.core.results import RunResult
@@ -207,6 +209,14 @@ def _profile_option(
     help="Judge every clause but these (IDs or groups, as for --only).",
 )
 @click.option(
+    "--example-db",
+    metavar="URL|DIR",
+    default=None,
+    help="Share the failing programs the searches find: save them in this Hypothesis example "
+    "database (redis://host:port/db, or a directory) and replay the saved ones first "
+    f"[default: ${ENV}, else none: the seed alone decides the run].",
+)
+@click.option(
     "--heartbeat",
     type=click.FloatRange(min=0),
     default=HEARTBEAT,
@@ -237,6 +247,7 @@ def check(
     require_all: bool,
     only: tuple[str, ...],
     skip: tuple[str, ...],
+    example_db: str | None,
     heartbeat: float,
     budget: float | None,
     workers: int | None,
@@ -275,6 +286,10 @@ def check(
         deselected = deselected_by(only, skip)
     except UsageError as err:
         raise click.UsageError(str(err)) from None
+    try:
+        examples_kept = example_dbs.from_option(example_db)
+    except MqspecError as err:
+        _fail(f"--example-db: {err}")
     if junit_path is not None:
         _check_writable(junit_path)
     started_at = datetime.now(UTC)
@@ -297,6 +312,7 @@ def check(
         handlers.append(writer)
     with tempfile.TemporaryDirectory(prefix="mqspec-") as scratch:
         target = url or f"sqlite://{Path(scratch).resolve() / 'queue.db'}"
+        example_dbs.use(examples_kept)
         try:
             result = _check(
                 target, chosen, seed, strict, budget, workers, handlers, deselected
@@ -308,6 +324,7 @@ def check(
                 _dispatch(RunFinished(result), [writer])
         finally:
             printer.close()
+            example_dbs.use(None)
     if writer is not None:
         click.echo(f"report: {writer.directory}")
     if junit_path is not None:

@@ -3,7 +3,8 @@
 Options: ``--mq URL`` (``memory://``, ``sqlite:///path.db``, ``py:module:factory``),
 ``--mq-profile quick|thorough|realtime|crash|faults|concurrency|full`` (several joined by
 commas), ``--mq-seed N``,
-``--mq-strict`` (SHOULD findings fail too).
+``--mq-strict`` (SHOULD findings fail too), ``--mq-batches N`` (each state machine cut into N
+tests), ``--mq-example-db URL|DIR`` (share failing programs, `example_db`).
 With ``--mq`` the suite's test module (``suite_tests.py``) is added to the collection: one test
 per scenario (named after its clause) and one for the profile's search. A backend author can
 instead call `mqspec.conformance.check` from their own test. This module and ``suite_tests.py``
@@ -17,8 +18,10 @@ from typing import Any
 
 import pytest
 
+from mqspec.conformance.core import example_db
 from mqspec.conformance.core.profiles import PROFILES, profiles_named
 from mqspec.reference.clauses import CATALOGUE
+from mqspec.reference.errors import MqspecError
 
 SUITE = Path(__file__).with_name("suite_tests.py")
 NODE_PREFIX = "mqspec/suite_tests.py"
@@ -36,6 +39,13 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "each profile's search in turn (default quick)",
     )
     group.addoption("--mq-seed", type=int, default=0, help="Hypothesis seed (default 0)")
+    group.addoption(
+        "--mq-example-db",
+        metavar="URL|DIR",
+        default=None,
+        help="Hypothesis example database the searches share (redis://host:port/db or a "
+        "directory; default $MQSPEC_EXAMPLE_DB, else none)",
+    )
     group.addoption(
         "--mq-batches",
         type=int,
@@ -84,6 +94,15 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "mqspec_clause(id): the contract clause a test exercises")
     for name, what in clause_markers().items():
         config.addinivalue_line("markers", f"{name}: the suite's tests of {what}")
+    if config.getoption("--mq"):
+        try:
+            example_db.use(example_db.from_option(config.getoption("--mq-example-db")))
+        except MqspecError as err:
+            raise pytest.UsageError(f"--mq-example-db: {err}") from None
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    example_db.use(None)
 
 
 def clause_markers() -> dict[str, str]:
