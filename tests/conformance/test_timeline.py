@@ -125,3 +125,38 @@ def test_labels_say_the_call_and_its_answer():
         "reserve ✗",
         "drain → null",
     ]
+
+
+def test_a_thousand_operations_keep_the_width_round_ticks_and_one_legend_line_per_kind():
+    from mqspec.conformance.concurrency.timeline import WIDTH
+
+    from .test_timeline_browser import _history
+
+    history, anomalies = _history(1000)
+    root, groups = drawn(render_svg(history, anomalies, limit=1000))
+    assert len(groups) == 1000 and int(root.get("width")) <= WIDTH
+    ticks = [int(t.text) for t in root.iter(f"{NS}text") if "tick" in (t.get("class") or "")]
+    # Every 2 events in the zoomed window, every 200 outside it.
+    zoomed = [t for t in ticks if t < 100]
+    assert ticks[0] == 0 and len(zoomed) > 5 and all(t % 2 == 0 for t in zoomed), ticks
+    assert all(t % 200 == 0 for t in ticks if t >= 100), ticks
+    legend = [t.text for t in root.iter(f"{NS}text") if t.get("class") == "legend"]
+    assert legend == [
+        f"MQ-RESERVE-3, {len(anomalies)} anomalies, the first: two reserves returned 'c2-10' "
+        "(ops 10, 11)"
+    ]
+    caption = next(t.text for t in root.iter(f"{NS}text") if t.get("class") == "caption")
+    assert "MQ-RESERVE-3" not in caption and "zoomed on the first anomaly" in caption
+
+
+def test_the_page_lists_anomalies_of_one_kind_in_one_row_with_their_count():
+    from .test_timeline_browser import _history
+
+    history, anomalies = _history(200)
+    page = render_html(history, anomalies)
+    root = ET.fromstring(page[page.index("<html") :])
+    rows = root.findall(".//tr")[1:]
+    assert len(rows) == 1
+    cells = rows[0].findall("td")
+    assert cells[0].text == "MQ-RESERVE-3 (MUST)" and cells[1].text == str(len(anomalies))
+    assert f"(and {len(anomalies) - 3} more of this kind)" in "".join(cells[2].itertext())
