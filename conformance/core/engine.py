@@ -115,6 +115,7 @@ def run(
         strict, _unexercised(chosen, caps, realtime, opened_url), out_of_reach, deselected
     )
     error = ""
+    waited_since = time.monotonic()
     try:
         for done in run_scenarios(
             adapter,
@@ -125,6 +126,11 @@ def run(
             open_queue=open_queue,
             workers=workers if workers is not None else DEFAULT_WORKERS,
         ):
+            # The wall time until each scenario was judged: on the real clock its cases run
+            # in parallel with the others', so this is the time the run waited for it.
+            now = time.monotonic()
+            done = attrs.evolve(done, elapsed=now - waited_since)
+            waited_since = now
             state.handle_event(done)
             yield done
         for searched in run_search(
@@ -157,6 +163,7 @@ def run(
         faults=state.fault_stats,
         crashes=state.crash_counts,
         set_aside=tuple(state.set_aside),
+        phases=tuple(state.phases),
     )
     yield RunFinished(result)
 

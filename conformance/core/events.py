@@ -65,6 +65,7 @@ class ScenarioDone:
     warnings: tuple[Finding, ...] = ()
     cases: int = 0
     clean: int = 0
+    elapsed: float = 0.0  # wall seconds until the scenario was judged (the engine sets it)
 
     @property
     def divergence(self) -> Divergence | None:

@@ -24,7 +24,14 @@ if TYPE_CHECKING:
     from mqspec.conformance.core.transcript import Transcript
     from mqspec.conformance.faults.runs import FaultStats
 
-__all__ = ["ClauseResult", "ConcurrencySummary", "Divergence", "RunResult", "Status"]
+__all__ = [
+    "ClauseResult",
+    "ConcurrencySummary",
+    "Divergence",
+    "PhaseRecord",
+    "RunResult",
+    "Status",
+]
 
 Status = Literal["pass", "fail", "warn", "skip"]
 
@@ -61,6 +68,19 @@ class ClauseResult:
     applicable: bool = True
     # False for a clause ``--only``/``--skip`` left out: skipped, neither a gap nor a pass.
     selected: bool = True
+    # Wall seconds its scenarios took (the searches' time is in `RunResult.phases`).
+    seconds: float = 0.0
+
+
+@attrs.frozen
+class PhaseRecord:
+    """A search phase that ran: its name (``stateful``, ``faults``, ``crash``, ``concurrency``),
+    on which clock, for how long, and the clauses it found broken (none: nothing found)."""
+
+    phase: str
+    clock: str
+    seconds: float
+    broken: tuple[str, ...] = ()
 
 
 @attrs.frozen
@@ -82,6 +102,7 @@ class RunResult:
     crashes: tuple[int, int] | None = None  # (restarts, operations cut), when crashes ran
     # Divergences on clauses the run was asked not to judge: shown, never counted.
     set_aside: tuple[Divergence, ...] = ()
+    phases: tuple[PhaseRecord, ...] = ()  # the search phases, in the order they ran
 
     @property
     def verdict(self) -> Literal["conforms", "diverges", "error"]:

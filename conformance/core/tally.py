@@ -11,7 +11,13 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from mqspec.conformance.core.events import Event, PhaseDone, ScenarioDone
-from mqspec.conformance.core.results import ClauseResult, ConcurrencySummary, Divergence, Status
+from mqspec.conformance.core.results import (
+    ClauseResult,
+    ConcurrencySummary,
+    Divergence,
+    PhaseRecord,
+    Status,
+)
 from mqspec.conformance.core.selection import NOT_SELECTED
 from mqspec.reference.clauses import CATALOGUE
 
@@ -35,6 +41,8 @@ class Tally:
         # Clauses --only/--skip leave out: their divergences are set aside, never counted.
         self.deselected = deselected
         self.set_aside: list[Divergence] = []
+        self.seconds: dict[str, float] = {}  # scenario time by clause
+        self.phases: list[PhaseRecord] = []
         self.unexercised = unexercised
         # Clauses the queue's declared capabilities put out of reach (their skip is no gap).
         self.not_applicable = set(not_applicable)
@@ -60,6 +68,7 @@ class Tally:
 
     def scenario(self, done: ScenarioDone) -> None:
         item = done.scenario
+        self.seconds[item.clause.id] = self.seconds.get(item.clause.id, 0.0) + done.elapsed
         for finding in done.warnings:
             self._warn(Divergence(finding, f"scenario {item.name}", None))
         for divergence in done.divergences:
@@ -78,6 +87,8 @@ class Tally:
             self._mark(item.clause.id, "skip", f"scenario {item.name} stopped early on {others}")
 
     def phase(self, done: PhaseDone) -> None:
+        broken = tuple(sorted({f.clause.id for f in done.broken}))
+        self.phases.append(PhaseRecord(done.phase, done.clock, done.elapsed, broken))
         for divergence in done.divergences:
             self._diverge(divergence)
         for finding in done.broken:
@@ -133,5 +144,6 @@ class Tally:
                 clause.id, ("skip", self.unexercised.get(clause.id, "no scenario exercised it"))
             )
             applicable = status != "skip" or clause.id not in self.not_applicable
-            out.append(ClauseResult(clause, status, reason, applicable))
+            seconds = self.seconds.get(clause.id, 0.0)
+            out.append(ClauseResult(clause, status, reason, applicable, seconds=seconds))
         return tuple(out)

@@ -3,12 +3,15 @@
 One line for the queue and one for what it declares, one line per scenario and search phase
 with the seconds since the run began, a heartbeat while a phase runs long (cases, operations
 and their rate, whether a divergence was found), then every divergence and warning, the clause
-table and the verdict with what it rests on.
+table and the verdict with what it rests on. On a terminal the statuses, the divergences and
+the verdict are in colour, unless ``NO_COLOR`` is set; a pipe or a file gets plain text.
 """
 
 from __future__ import annotations
 
 import json
+import os
+import re
 import threading
 import time
 
@@ -25,7 +28,7 @@ from mqspec.conformance.core.progress import PROGRESS, ProgressSnapshot
 from mqspec.conformance.core.results import RunResult
 from mqspec.conformance.frontends.render import render_divergence, render_phase, render_summary
 
-__all__ = ["HEARTBEAT", "ConsolePrinter", "heartbeat_line"]
+__all__ = ["HEARTBEAT", "ConsolePrinter", "colour", "heartbeat_line"]
 
 HEARTBEAT = 15.0
 """Seconds without a line after which the printer says the run is alive."""
@@ -120,19 +123,37 @@ def heartbeat_line(since: ProgressSnapshot, now: ProgressSnapshot) -> str:
     )
 
 
+_PAINT = {"FAIL": "red", "warn": "yellow", "pass": "green"}
+_VERDICT = {"conforms": "green", "diverges": "red", "error": "red"}
+_ROW = re.compile(r"^(MQ-\S+\s+\S+\s+)(FAIL|warn|pass)\b")
+
+
+def colour() -> bool | None:
+    """Whether to colour: never when ``NO_COLOR`` is set (to anything but ""), else click's
+    default, which colours a terminal only (a pipe or a CI log file gets plain text)."""
+    return False if os.environ.get("NO_COLOR") else None
+
+
+def _echo(text: str = "") -> None:
+    click.echo(text, color=colour())
+
+
 def _finish(result: RunResult) -> None:
-    click.echo("")
+    _echo()
     for divergence in result.divergences:
-        click.echo(render_divergence(divergence))
-        click.echo("")
+        head, _, rest = render_divergence(divergence).partition("\n")
+        _echo(click.style(head, fg="red", bold=True) + ("\n" + rest if rest else ""))
+        _echo()
     for warning in result.warnings:
-        click.echo("warning: " + render_divergence(warning))
-        click.echo("")
+        _echo(click.style("warning: ", fg="yellow", bold=True) + render_divergence(warning))
+        _echo()
     for aside in result.set_aside:
         finding = aside.finding
-        click.echo(f"set aside (not selected): {finding.clause.id}: {finding.message}")
+        _echo(f"set aside (not selected): {finding.clause.id}: {finding.message}")
     if result.set_aside:
-        click.echo("")
-    click.echo(render_summary(result))
-    click.echo("")
-    click.echo(f"verdict: {result.verdict} ({result.basis}) ({result.duration:.1f}s)")
+        _echo()
+    for row in render_summary(result).splitlines():
+        _echo(_ROW.sub(lambda m: m.group(1) + click.style(m.group(2), fg=_PAINT[m.group(2)]), row))
+    _echo()
+    verdict = click.style(result.verdict, fg=_VERDICT[result.verdict], bold=True)
+    _echo(f"verdict: {verdict} ({result.basis}) ({result.duration:.1f}s)")

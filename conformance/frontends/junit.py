@@ -32,7 +32,9 @@ def _found(result: RunResult, clause_id: str, warnings: bool) -> list[Divergence
 
 
 def render_junit(result: RunResult, *, started_at: datetime) -> str:
-    """``junit.xml``: one testsuite, one testcase per clause (plus one for a run error).
+    """``junit.xml``: one testsuite, one testcase per clause (its time: its scenarios'), one
+    per search phase (``mqspec.search``, its time, what it found in ``<system-out>``; it never
+    fails itself: what it found fails the clauses' testcases), plus one for a run error.
 
     fail -> ``<failure>`` with the rendered divergence; skip -> ``<skipped message=reason>``;
     warn -> a pass with the warning in ``<system-out>``; verdict error -> a ``mqspec.run``
@@ -41,12 +43,13 @@ def render_junit(result: RunResult, *, started_at: datetime) -> str:
     failures = sum(c.status == "fail" for c in result.clauses)
     skipped = sum(c.status == "skip" for c in result.clauses)
     errors = 1 if result.error else 0
+    searches = len(result.phases)
     root = ET.Element("testsuites")
     suite = ET.SubElement(
         root,
         "testsuite",
         name=_xml_safe(f"mqspec {result.url}"),
-        tests=str(len(result.clauses) + errors),
+        tests=str(len(result.clauses) + searches + errors),
         failures=str(failures),
         errors=str(errors),
         skipped=str(skipped),
@@ -64,7 +67,7 @@ def render_junit(result: RunResult, *, started_at: datetime) -> str:
             "testcase",
             classname=f"mqspec.{item.clause.area}",
             name=_xml_safe(f"{item.clause.id} {item.clause.title}"),
-            time="0",
+            time=f"{item.seconds:.3f}",
         )
         if item.status == "fail":
             found = _found(result, item.clause.id, warnings=False)
@@ -84,6 +87,17 @@ def render_junit(result: RunResult, *, started_at: datetime) -> str:
             out.text = _xml_safe(
                 "\n\n".join("warning: " + render_divergence(d) for d in found) or item.reason
             )
+    for n, phase in enumerate(result.phases, start=1):
+        # Where the run's time went; what a search found fails its clauses' testcases above.
+        case = ET.SubElement(
+            suite,
+            "testcase",
+            classname="mqspec.search",
+            name=f"{n} {phase.phase} on the {phase.clock} clock",
+            time=f"{phase.seconds:.3f}",
+        )
+        out = ET.SubElement(case, "system-out")
+        out.text = "found: " + ", ".join(phase.broken) if phase.broken else "found nothing"
     if result.error:
         case = ET.SubElement(suite, "testcase", classname="mqspec.run", name="run", time="0")
         error = ET.SubElement(case, "error", message=_xml_safe(result.error), type="error")

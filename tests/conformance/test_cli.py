@@ -474,3 +474,15 @@ def test_an_unknown_clause_or_group_exits_2_naming_it():
     out = invoke("check", "memory://", "--only", "MQ-ORDR")
     assert out.exit_code == 2
     assert "'MQ-ORDR' names no clause or group" in out.output
+
+
+def test_colour_on_a_terminal_only_and_never_with_no_color(monkeypatch):
+    """CliRunner's color=True stands for a terminal; the default, for a pipe or a file."""
+    url = "py:mqspec_cli_fakes:empty_is_error"
+    terminal = CliRunner().invoke(main, ["check", url, "--no-report"], color=True)
+    assert "\x1b[31m" in terminal.output and "verdict: \x1b[" in terminal.output
+    piped = CliRunner().invoke(main, ["check", url, "--no-report"])
+    assert "\x1b[" not in piped.output
+    monkeypatch.setenv("NO_COLOR", "1")
+    plain = CliRunner().invoke(main, ["check", url, "--no-report"], color=True)
+    assert "\x1b[" not in plain.output and "verdict: diverges (" in plain.output

@@ -261,11 +261,28 @@ def junit(result: RunResult, tmp_path: Path) -> ET.Element:
 
 def test_junit_one_testcase_per_clause(conforming, tmp_path):
     suite = junit(conforming, tmp_path)
-    cases = suite.findall("testcase")
+    cases = [c for c in suite.findall("testcase") if c.get("classname") != "mqspec.search"]
     assert [c.get("name") for c in cases] == [f"{c.id} {c.title}" for c in LIVE]
     assert [c.get("classname") for c in cases] == [f"mqspec.{c.area}" for c in LIVE]
-    assert suite.get("tests") == str(len(LIVE))
+    assert suite.get("tests") == str(len(LIVE) + len(conforming.phases))
     assert suite.get("failures") == "0"
+
+
+def test_junit_testcases_carry_their_time_and_each_search_has_one(conforming, tmp_path):
+    suite = junit(conforming, tmp_path)
+    clauses = {c.get("name").split()[0]: c for c in suite.findall("testcase")}
+    # The scenarios' time is shared out among their clauses; a clause no scenario covers
+    # took none.
+    scenarios = sum(c.seconds for c in conforming.clauses)
+    assert scenarios > 0
+    assert sum(float(c.get("time")) for c in clauses.values() if c.get("name")[0] == "M") == (
+        pytest.approx(scenarios, abs=0.03)
+    )
+    assert float(clauses["MQ-LOSS-2"].get("time")) == 0
+    (search,) = [c for c in suite.findall("testcase") if c.get("classname") == "mqspec.search"]
+    assert search.get("name") == "1 stateful on the virtual clock"
+    assert float(search.get("time")) == pytest.approx(conforming.phases[0].seconds, abs=1e-3)
+    assert search.find("system-out").text == "found nothing" and search.find("failure") is None
 
 
 def test_junit_failure_carries_the_rendered_divergence(diverging, tmp_path):
