@@ -4,7 +4,8 @@ Options: ``--mq URL`` (``memory://``, ``sqlite:///path.db``, ``py:module:factory
 ``--mq-profile quick|thorough|realtime|crash|faults|concurrency|full`` (several joined by
 commas), ``--mq-seed N``,
 ``--mq-strict`` (SHOULD findings fail too), ``--mq-batches N`` (each state machine cut into N
-tests), ``--mq-example-db URL|DIR`` (share failing programs, `example_db`).
+tests), ``--mq-example-db URL|DIR`` (share failing programs, `example_db`), ``--mq-report DIR``
+(each divergence's files: transcript, or history and timeline).
 With ``--mq`` the suite's test module (``suite_tests.py``) is added to the collection: one test
 per scenario (named after its clause) and one for the profile's search. A backend author can
 instead call `mqspec.conformance.check` from their own test. This module and ``suite_tests.py``
@@ -45,6 +46,13 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         default=None,
         help="Hypothesis example database the searches share (redis://host:port/db or a "
         "directory; default $MQSPEC_EXAMPLE_DB, else none)",
+    )
+    group.addoption(
+        "--mq-report",
+        metavar="DIR",
+        default=None,
+        help="write each divergence's files here, named after its test: the transcript and a "
+        "standalone pytest file, or a concurrent history and its timeline",
     )
     group.addoption(
         "--mq-batches",

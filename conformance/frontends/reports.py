@@ -39,6 +39,7 @@ __all__ = [
     "ReportWriter",
     "adapter_slug",
     "default_report_dir",
+    "divergence_files",
     "render_markdown",
     "report_data",
     "versions",
@@ -141,6 +142,26 @@ def _files(number: int | None, item: Divergence | None = None) -> dict[str, str]
             "timeline": f"divergence-{number}.timeline.html",
         }
     return {"transcript": f"divergence-{number}.jsonl", "pytest": f"divergence-{number}_test.py"}
+
+
+def divergence_files(item: Divergence, number: int, url: str) -> dict[str, str]:
+    """The files that let a reader see divergence ``number`` again, by name: for a program,
+    its transcript (``mqspec replay``) and a standalone pytest file; for a concurrent history,
+    the history and its timeline. Empty when it carries neither."""
+    names = _files(number, item) or {}
+    if item.history is not None:
+        return {
+            names["history"]: to_jsonl(item.history),
+            names["timeline"]: render_html(
+                item.history, item.anomalies, title=f"{item.clause.id}: {url}"
+            ),
+        }
+    if item.transcript is None:
+        return {}
+    return {
+        names["transcript"]: item.transcript.to_jsonl(),
+        names["pytest"]: item.transcript.to_pytest(),
+    }
 
 
 def _finding_json(item: Divergence, number: int | None) -> dict[str, Any]:
@@ -430,17 +451,8 @@ class ReportWriter:
             "junit.xml": render_junit(result, started_at=self.started_at),
         }
         for _, item, number in _numbered(result):
-            names = _files(number, item)
-            if names is not None and item.history is not None:
-                files[names["history"]] = to_jsonl(item.history)
-                files[names["timeline"]] = render_html(
-                    item.history, item.anomalies, title=f"{item.clause.id}: {result.url}"
-                )
-                continue
-            if names is None or item.transcript is None:
-                continue
-            files[names["transcript"]] = item.transcript.to_jsonl()
-            files[names["pytest"]] = item.transcript.to_pytest()
+            if number is not None:
+                files |= divergence_files(item, number, result.url)
         for name, text in files.items():
             path = self.directory / name
             try:

@@ -19,8 +19,10 @@ With the plugin, the only modules of mqspec that import pytest.
 from __future__ import annotations
 
 import math
+import re
 import warnings
 from collections.abc import Callable, Iterable, Iterator
+from pathlib import Path
 from typing import Any
 
 import attrs
@@ -31,10 +33,12 @@ from mqspec.adapters.registry import open_isolated_url
 from mqspec.conformance.core.engine import check_realtime, run_scenario, run_search
 from mqspec.conformance.core.events import Event, PhaseDone, ScenarioDone
 from mqspec.conformance.core.profiles import Profile, profiles_named
+from mqspec.conformance.core.results import Divergence
 from mqspec.conformance.core.scenarios import SCENARIOS, Scenario
 from mqspec.conformance.core.violations import ShouldWarning
 from mqspec.conformance.frontends.pytest_plugin import marker_of
 from mqspec.conformance.frontends.render import render_divergence
+from mqspec.conformance.frontends.reports import divergence_files
 from mqspec.reference.errors import DriverError
 from mqspec.reference.types import Finding
 
@@ -55,22 +59,50 @@ def mq(request: pytest.FixtureRequest) -> Iterator[tuple[QueueAdapter, str, str]
 class PytestVerdicts:
     """The engine's events in pytest's terms (an `EventHandler`): a skipped scenario skips the
     test, SHOULD findings are issued as warnings as they come, divergences are kept for
-    `finish`, which fails the test with all of them."""
+    `finish`, which fails the test with all of them.
 
-    def __init__(self) -> None:
+    With ``report`` (``--mq-report DIR``), each divergence's files are written there, named
+    after the test (``test_search[concurrency]-divergence-1.timeline.html``: the history and
+    its timeline for a concurrent one, the transcript and a standalone pytest file for a
+    program), and the failure names them."""
+
+    def __init__(self, report: Path | None = None, test: str = "", url: str = "") -> None:
         self.failures: list[str] = []
+        self.report = report
+        self.test = re.sub(r"[^\w.\[\]-]+", "_", test)
+        self.url = url
 
     def handle_event(self, event: Event) -> None:
         if isinstance(event, ScenarioDone) and event.status == "skip":
             pytest.skip(f"{event.scenario.clause.id}: {event.reason}")
         if isinstance(event, ScenarioDone | PhaseDone):
-            self.failures += [render_divergence(d) for d in event.divergences]
+            for divergence in event.divergences:
+                self.failures.append(render_divergence(divergence) + self._files(divergence))
             _warn(event.warnings)
+
+    def _files(self, divergence: Divergence) -> str:
+        """Write ``divergence``'s files under the report folder; the line that names them."""
+        if self.report is None:
+            return ""
+        number = len(self.failures) + 1
+        files = divergence_files(divergence, number, self.url)
+        self.report.mkdir(parents=True, exist_ok=True)
+        paths = []
+        for name, text in files.items():
+            path = self.report / f"{self.test}-{name}"
+            path.write_text(text, encoding="utf-8")
+            paths.append(str(path))
+        return "\n  files: " + ", ".join(paths) if paths else ""
 
     def finish(self) -> None:
         """Fail the test if any event carried a divergence."""
         if self.failures:
             pytest.fail("\n\n".join(self.failures), pytrace=False)
+
+
+def _verdicts(request: pytest.FixtureRequest, url: str) -> PytestVerdicts:
+    report = request.config.getoption("--mq-report")
+    return PytestVerdicts(Path(report) if report else None, request.node.name, url)
 
 
 def _warn(findings: Iterable[Finding]) -> None:
@@ -98,7 +130,7 @@ def test_scenario(
     realtime = profiles_named(request.config.getoption("--mq-profile")).realtime
     if realtime or not adapter.capabilities.virtual_time:
         check_realtime(adapter.capabilities, url)
-    verdicts = PytestVerdicts()
+    verdicts = _verdicts(request, url)
     verdicts.handle_event(run_scenario(adapter, item, url, strict, realtime=realtime))
     verdicts.finish()
 
@@ -168,7 +200,7 @@ def test_search(
             queue, _, close = open_isolated_url(url)
             return queue, close
 
-    verdicts = PytestVerdicts()
+    verdicts = _verdicts(request, url)
     try:
         for done in run_search(
             adapter,

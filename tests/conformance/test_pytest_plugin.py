@@ -210,3 +210,28 @@ def test_the_cli_and_the_plugin_give_one_verdict_on_one_backend(
     data = json.loads((report / "report.json").read_text(encoding="utf-8"))
     cli_clauses = {d["clause"] for d in data["divergences"]}
     assert plugin_clauses == cli_clauses and "MQ-RESERVE-1" in cli_clauses
+
+
+def test_the_concurrency_search_is_named_and_writes_its_history_and_timeline_MQ_RESERVE_3(
+    pytester: pytest.Pytester,
+):
+    report = pytester.path / "mq-report"
+    result = pytester.runpytest_subprocess(
+        "--mq",
+        "py:mqspec.adapters.selftest.race_mutants:PeekThenTake",
+        "--mq-profile",
+        "concurrency",
+        "--mq-report",
+        str(report),
+        "-k",
+        "test_search",
+        *NO_CACHE,
+    )
+    result.assert_outcomes(failed=1, deselected=len(SCENARIOS))
+    result.stdout.fnmatch_lines(["FAILED mqspec/suite_tests.py::test_search?concurrency? *"])
+    names = sorted(p.name for p in report.iterdir())
+    assert names == [
+        "test_search[concurrency]-divergence-1.history.jsonl",
+        "test_search[concurrency]-divergence-1.timeline.html",
+    ]
+    assert any(line.startswith("  files: ") and "timeline.html" in line for line in result.outlines)
