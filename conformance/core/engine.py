@@ -23,6 +23,7 @@ from mqspec.adapters.base import QueueAdapter
 from mqspec.adapters.registry import SCHEMES
 from mqspec.conformance.core.events import Event, PhaseDone, RunFinished, RunStarted
 from mqspec.conformance.core.phases import (
+    CRASH_BUDGET,
     clocked,
     concurrency_phase,
     crash_phase,
@@ -229,9 +230,20 @@ def run_search(
         )
         if caps.durable and scheme_of(target) not in SERVER_SCHEMES:
             crash = clocked(PROFILES["crash"], realtime)
-            yield crash_phase(target, crash, strict, seed, realtime)
+            yield crash_phase(
+                target, crash, strict, seed, realtime, open_queue, _after(budget), workers
+            )
     elif chosen.crash and caps.durable:
-        yield crash_phase(target, clocked(chosen, realtime), strict, seed, realtime)
+        yield crash_phase(
+            target,
+            clocked(chosen, realtime),
+            strict,
+            seed,
+            realtime,
+            open_queue,
+            budget if budget is not None else chosen.realtime_budget,
+            workers,
+        )
     else:
         if realtime:
             yield realtime_phase(adapter, chosen, url, strict, seed, open_queue, budget, workers)
@@ -241,7 +253,22 @@ def run_search(
             check = attrs.evolve(
                 PROFILES["crash"], examples=chosen.crash_check, shrink_seconds=chosen.shrink_seconds
             )
-            yield crash_phase(target, clocked(check, realtime), strict, seed, realtime)
+            yield crash_phase(
+                target,
+                clocked(check, realtime),
+                strict,
+                seed,
+                realtime,
+                open_queue,
+                _after(budget),
+                workers,
+            )
+
+
+def _after(budget: float | None) -> float:
+    """The real-clock budget of a crash machine that follows another search: `CRASH_BUDGET`,
+    or the run's own budget when that is shorter."""
+    return CRASH_BUDGET if budget is None else min(budget, CRASH_BUDGET)
 
 
 def _crash_reopenable(opened_url: str | None) -> bool:

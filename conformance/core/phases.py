@@ -12,7 +12,8 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+from typing import Any
+from urllib.parse import parse_qsl, urlencode
 
 import attrs
 
@@ -36,6 +37,7 @@ from mqspec.conformance.faults.runs import FaultRig, FaultStats
 from mqspec.reference.types import Finding
 
 __all__ = [
+    "CRASH_BUDGET",
     "clocked",
     "concurrency_phase",
     "crash_phase",
@@ -191,16 +193,35 @@ def _on_namespace_of(queue: QueueAdapter, url: str) -> str:
     name = getattr(queue, "queue", None)
     if not isinstance(name, str):
         return url
-    parts = urlsplit(url)
-    query = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if k != "queue"]
-    return urlunsplit(parts._replace(query=urlencode([*query, ("queue", name)])))
+    # Split by hand: urlunsplit would turn sqlite:////abs/path into sqlite://abs/path.
+    base, _, old = url.partition("?")
+    query = [(k, v) for k, v in parse_qsl(old, keep_blank_values=True) if k != "queue"]
+    return f"{base}?{urlencode([*query, ('queue', name)])}"
 
 
 def crash_phase(
-    url: str, profile: Profile, strict: bool, seed: int, realtime: bool = False
+    url: str,
+    profile: Profile,
+    strict: bool,
+    seed: int,
+    realtime: bool = False,
+    open_queue: Opener | None = None,
+    budget: float | None = None,
+    workers: int | None = None,
 ) -> PhaseDone:
-    """The state machine on ``url`` reopened in a host process that is killed at random;
-    on the real clock the restart takes real time, which the model counts like any other."""
+    """The state machine on ``url`` reopened in a host process that is killed at random.
+
+    On the real clock the restart takes real time, which the model counts like any other, and
+    the machine runs like the real-clock search: ``workers`` at once for ``budget`` seconds
+    (`CRASH_BUDGET` by default), each killing a host process of its own, when ``url``'s
+    scheme gives each worker a namespace of its own (SQLite: ``open_queue`` opens one, and the
+    worker's host reopens that namespace); else one worker, on ``url`` itself (the processes
+    of an ``exec:`` or ``py:`` queue may share one store).
+    """
+    if realtime:
+        return _crashes_on_the_real_clock(
+            url, profile, strict, seed, open_queue, budget, workers
+        )
     queue = CrashingQueue(url)
     try:
         machine = _on_clock(crash_machine_for(queue, strict=strict), realtime)
@@ -216,6 +237,59 @@ def crash_phase(
         found_after=found,
         restarts=queue.restarts,
         cuts=queue.cuts,
+    )
+
+
+CRASH_BUDGET = 30.0
+"""Seconds the crash machine searches on the real clock unless told: it follows another
+search (quick's crash check, the faults phase), and each case restarts a process."""
+
+
+def _crashes_on_the_real_clock(
+    url: str,
+    profile: Profile,
+    strict: bool,
+    seed: int,
+    open_queue: Opener | None,
+    budget: float | None,
+    workers: int | None,
+) -> PhaseDone:
+    hosts: list[CrashingQueue] = []
+    lock = threading.Lock()
+    if open_queue is None or scheme_of(url) not in NAMESPACED:
+        # No namespace of its own per worker: one worker, on the URL itself.
+        def open_queue() -> tuple[Any, Callable[[], None]]:
+            return None, lambda: None
+
+        workers = 1
+
+    @contextmanager
+    def bind(queue: QueueAdapter | None) -> Iterator[type[QueueMachine]]:
+        # The worker's own namespace, reopened in a host process the machine kills.
+        host = CrashingQueue(url if queue is None else _on_namespace_of(queue, url))
+        with lock:
+            hosts.append(host)
+        try:
+            yield _on_clock(crash_machine_for(host, strict=strict), True)
+        finally:
+            host.close()
+
+    chosen = attrs.evolve(
+        profile, steps=profile.realtime_steps, shrink_seconds=profile.realtime_shrink
+    )
+    done = run_realtime_search(
+        open_queue,
+        chosen,
+        url=url,
+        strict=strict,
+        seed=seed,
+        budget=budget if budget is not None else CRASH_BUDGET,
+        workers=workers if workers is not None else DEFAULT_WORKERS,
+        bind=bind,
+        phase="crash",
+    )
+    return attrs.evolve(
+        done, restarts=sum(h.restarts for h in hosts), cuts=sum(h.cuts for h in hosts)
     )
 
 

@@ -72,9 +72,15 @@ def render_phase(done: PhaseDone, deselected: frozenset[str] = frozenset()) -> s
             f"{stats.unexpected}: {status}"
         )
     if done.phase == "crash":
+        clock = (
+            f" on the real clock, {done.workers} worker{'' if done.workers == 1 else 's'}, "
+            f"in {done.elapsed:.0f}s"
+            if done.clock == "real"
+            else ""
+        )
         return (
-            f"state machine with crashes, {done.examples} examples, {done.restarts} restarts, "
-            f"{done.cuts} inside operations: {status}"
+            f"state machine with crashes{clock}, {done.examples} examples{dropped}, "
+            f"{done.restarts} restarts, {done.cuts} inside operations: {status}"
         )
     if done.phase == "concurrency" and done.concurrency is not None:
         counts = done.concurrency

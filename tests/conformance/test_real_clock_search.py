@@ -288,15 +288,44 @@ def test_the_crash_phase_on_the_real_clock_passes_sqlite_and_catches_a_forgetful
     from mqspec.conformance.core.phases import crash_phase
     from mqspec.conformance.core.profiles import Profile
 
-    small = Profile("crash", examples=3, steps=8, crash=True, shrink_seconds=2)
+    small = Profile("crash", 3, 8, crash=True, realtime_shrink=5)
     sqlite = _own_clock_url(url=f"sqlite:///{tmp_path / 'q.db'}")
-    done = crash_phase(sqlite, small, True, 0, realtime=True)
+    done = crash_phase(sqlite, small, True, 0, realtime=True, budget=6)
     assert done.divergences == (), done.divergences[0].finding.message
-    assert done.restarts > 0
+    assert done.restarts > 0 and done.workers == 1  # a py: queue: one worker, on the URL
     forgetful = _own_clock_url(of="mqspec.adapters.selftest.mutants:ForgetfulDurable")
-    broken = crash_phase(forgetful, small, True, 0, realtime=True)
+    broken = crash_phase(forgetful, small, True, 0, realtime=True, budget=30)
     assert [d.clause.id for d in broken.divergences] == ["MQ-DURABLE-1"]
     assert broken.divergences[0].source.startswith("crash")
+
+
+@pytest.mark.slow
+def test_the_crash_phase_on_the_real_clock_runs_workers_each_killing_its_own_host_MQ_DURABLE_1(
+    tmp_path,
+) -> None:
+    """SQLite on its own clock (now=None): each worker reopens a namespace of its own in a
+    host process of its own and kills it; the restarts add up, and nothing is lost."""
+    from mqspec.adapters.registry import open_isolated_url
+    from mqspec.conformance.core.phases import crash_phase
+    from mqspec.conformance.core.profiles import Profile
+
+    url = f"sqlite:///{tmp_path / 'q.db'}?timeout=1"
+    _, opened, cleanup = open_isolated_url(url)
+
+    def opener():
+        queue, _, close = open_isolated_url(url)
+        return queue, close
+
+    small = Profile("crash", 3, 8, crash=True, realtime_shrink=5)
+    try:
+        done = crash_phase(
+            opened, small, True, 0, realtime=True, open_queue=opener, budget=6, workers=3
+        )
+    finally:
+        cleanup()
+    assert done.divergences == (), done.divergences[0].finding.message
+    assert done.workers == 3 and done.clock == "real"
+    assert done.restarts >= 3 and done.examples >= 3
 
 
 def test_a_durable_queue_a_new_process_or_instance_serves_gets_one_real_clock_worker_and_a_note():
@@ -325,3 +354,17 @@ def test_a_durable_queue_a_new_process_or_instance_serves_gets_one_real_clock_wo
     assert note.startswith("one real-clock worker")
     assert started(OwnClock(ForgetfulDurable(timeout=1)), workers=4) == ()  # the user's choice
     assert started(OwnClock(MemoryQueue(timeout=1))) == ()
+
+
+def test_a_worker_namespace_keeps_an_absolute_sqlite_path() -> None:
+    from mqspec.adapters.sqlite import SqliteQueue
+    from mqspec.conformance.core.phases import _on_namespace_of
+
+    queue = SqliteQueue(":memory:", queue="mqspec_w2")
+    try:
+        assert (
+            _on_namespace_of(queue, "sqlite:////tmp/q.db?timeout=1&queue=mqspec_w1")
+            == "sqlite:////tmp/q.db?timeout=1&queue=mqspec_w2"
+        )
+    finally:
+        queue.close()
