@@ -196,21 +196,24 @@ def run_search(
         DriverError: the backend could not be driven.
         UsageError: an unknown profile, or a URL the phase cannot reopen.
     """
-    chosen = profile_named(profile)
-    if chosen.parts:
-        for part in chosen.parts:
-            yield from run_search(
-                adapter,
-                part,
-                url=url,
-                opened_url=opened_url,
-                strict=strict,
-                seed=seed,
-                open_queue=open_queue,
-                budget=budget,
-                workers=workers,
-            )
-        return
+    for part in profile_named(profile).searches:
+        yield from _searched(
+            adapter, part, url, opened_url, strict, seed, open_queue, budget, workers
+        )
+
+
+def _searched(
+    adapter: QueueAdapter,
+    chosen: Profile,
+    url: str,
+    opened_url: str | None,
+    strict: bool,
+    seed: int,
+    open_queue: Opener | None,
+    budget: float | None,
+    workers: int | None,
+) -> Iterator[PhaseDone]:
+    """`run_search` for one profile that is not a combination."""
     caps = adapter.capabilities
     realtime = chosen.realtime or not caps.virtual_time
     target = opened_url or url

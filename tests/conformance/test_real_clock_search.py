@@ -279,6 +279,7 @@ def _own_clock_url(**option: str) -> str:
 
 
 @pytest.mark.slow
+@pytest.mark.soak  # about a minute of sleeping: a search's budget, twice, and shrinking
 def test_the_crash_phase_on_the_real_clock_passes_sqlite_and_catches_a_forgetful_queue_MQ_DURABLE_1(
     tmp_path,
 ) -> None:
