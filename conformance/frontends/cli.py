@@ -59,6 +59,7 @@ from mqspec.conformance.frontends.selftest import (
     render_markdown,
     run_selftest,
 )
+from mqspec.conformance.frontends.templates import LANGUAGES, copy_template
 from mqspec.reference.errors import MqspecError, UsageError
 
 __all__ = ["main"]
@@ -542,6 +543,30 @@ def selftest_command(
         except OSError as err:
             _fail(f"cannot write {str(write_to)!r}: {err.strerror or err}")
     sys.exit(EXIT_CONFORMS if all(r.ok for r in rows) else EXIT_DIVERGES)
+
+
+@main.command("init-driver")
+@click.argument("language", type=click.Choice(LANGUAGES))
+@click.argument("directory", type=click.Path(path_type=Path))
+def init_driver_command(language: str, directory: Path) -> None:
+    """Start a driver: copy the LANGUAGE example driver (python, node, or the Go kit) into
+    DIRECTORY, a new or empty folder, and say how to check it.
+
+    Exit codes: 0 copied, 2 DIRECTORY exists and is not empty (nothing is overwritten).
+    """
+    try:
+        files = copy_template(language, directory)
+    except (UsageError, OSError) as err:
+        _fail(str(err))
+    click.echo(f"copied the {language} driver template to {directory}: {len(files)} files")
+    run = {
+        "python": f"exec:python3 {directory / 'driver.py'}",
+        "node": f"exec:node {directory / 'driver.js'}",
+        "go": f"exec:{directory / 'go-example'} --virtual",
+    }[language]
+    if language == "go":
+        click.echo(f"build it: (cd {directory} && go build -o go-example ./example)")
+    click.echo(f'check it: mqspec check "{run}"   (then put your queue in its place)')
 
 
 @main.command("replay")
