@@ -351,6 +351,6 @@ def test_pytest_plugin_runs_the_crash_machine(pytester, db):
         f"from mqspec.conformance.core import engine\nengine.PROFILES['crash'] = engine.{TINY!r}\n"
     )
     result = pytester.runpytest_subprocess(
-        "--mq", db, "--mq-profile", "crash", "-k", "state_machine", "-p", "no:cacheprovider"
+        "--mq", db, "--mq-profile", "crash", "-k", "test_search", "-p", "no:cacheprovider"
     )
     result.assert_outcomes(passed=1)
