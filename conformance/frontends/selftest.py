@@ -203,6 +203,10 @@ def _row(entry: SelftestQueue, result: RunResult, first: float | None, elapsed: 
         problem = f"caught on {', '.join(reported)}, not on {', '.join(sorted(entry.clauses))}"
     elif entry.kind == "variant" and (result.verdict != "conforms" or result.warnings):
         problem = f"false alarm on {', '.join(reported) or 'nothing named'}"
+        if result.divergences:
+            # The finding's own words (cut): what a false alarm said is what to look into.
+            said = result.divergences[0].finding.message
+            problem += f": {said[:200]}" + ("..." if len(said) > 200 else "")
     return Row(
         entry=entry,
         ok=not problem,

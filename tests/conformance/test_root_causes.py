@@ -314,3 +314,18 @@ def test_a_job_passed_over_is_told_from_a_live_job_with_its_id_MQ_LOSS_1() -> No
         session.reserve()
     assert caught.value.finding.clause.id == "MQ-LOSS-1"
     assert caught.value.finding.observed == "'a', then no other job and null, never 'a'"
+
+
+def test_on_the_real_clock_the_look_stays_off_and_the_first_finding_stands_MQ_ORDER_2() -> None:
+    """See conformance/core/passed_over.py: on the real clock the order finding is kept."""
+    from mqspec.adapters.ownclock import OwnClock
+    from mqspec.conformance.core.session import Session
+    from mqspec.conformance.core.violations import ContractViolation
+
+    session = Session(OwnClock(_DropsTheSecondPush(timeout=1)), realtime=True)
+    for ident in "abc":
+        session.push({"id": ident, "priority": 1})
+    with pytest.raises(ContractViolation) as caught:
+        session.reserve()
+        session.reserve()
+    assert caught.value.finding.clause.id == "MQ-ORDER-2"
