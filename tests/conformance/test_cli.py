@@ -459,9 +459,9 @@ def test_skip_sets_a_known_divergence_aside_and_finds_the_others_MQ_RESERVE_1():
     assert any(line.startswith("set aside (not selected): MQ-RESERVE-1: ") for line in got)
     assert any(line.endswith(": ok (MQ-RESERVE-1 set aside: not selected)") for line in got)
     assert not any(line.startswith("MQ-RESERVE-1 (MUST)") for line in got)
-    failed = {line.split()[0] for line in got if "    FAIL    " in line}
-    assert "MQ-RESERVE-1" not in failed
-    assert out.exit_code == (1 if failed else 0), out.output
+    # Its only bug set aside, the queue conforms on what was judged.
+    assert not any("    FAIL    " in line for line in got), out.output
+    assert out.exit_code == 0, out.output
 
 
 def test_require_all_refuses_a_must_left_out_by_skip():
