@@ -37,7 +37,11 @@ def render_summary(result: RunResult) -> str:
 
 def render_failure(result: RunResult) -> str:
     """Everything a failing run has to say: the divergences, then the clause table."""
-    parts = [f"{result.url} diverges from the contract (seed {result.seed}):", ""]
+    if result.error:
+        # A run that could not be carried out: its cause first, not a table of skips.
+        parts = [f"{result.url} could not be checked (seed {result.seed}): {result.error}", ""]
+    else:
+        parts = [f"{result.url} diverges from the contract (seed {result.seed}):", ""]
     for divergence in result.divergences:
         parts += [render_divergence(divergence), ""]
     for warning in result.warnings:
