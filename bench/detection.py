@@ -28,15 +28,17 @@ listed with the reason.
 
     .venv/bin/python bench/detection.py                 # 5 seeds, every mutant
     .venv/bin/python bench/detection.py --seeds 3 --only restore-to-tail
-    .venv/bin/python bench/detection.py --real-clock --seeds 3     # about 80 minutes
+    .venv/bin/python bench/detection.py --real-clock --seeds 3 --jobs 2   # about 100 minutes
 """
 
 from __future__ import annotations
 
 import argparse
 import statistics
+import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
+from typing import Any
 
 from mqspec.adapters.selftest.catalogue import MUTANTS, SelftestQueue
 from mqspec.conformance.core.engine import run_search
@@ -93,10 +95,23 @@ def _real_clock(seeds: int, only: list[str], jobs: int, budget: float, workers: 
     runnable = [e for e in entries if not e.not_run]
     pairs = [(e, seed) for e in runnable for seed in range(seeds)]
     started = time.monotonic()
-    with ThreadPoolExecutor(max_workers=jobs) as pool:
-        rows: list[Row] = list(
-            pool.map(lambda p: check(p[0], seed=p[1], budget=budget, workers=workers), pairs)
+
+    def one(pair: tuple[Any, int]) -> Row:
+        row = check(pair[0], seed=pair[1], budget=budget, workers=workers)
+        # A line per run on stderr as it ends: the table comes only at the end of a run that
+        # takes over an hour, and a false alarm seen early is worth stopping for.
+        verdict = "ok" if row.ok else "NOT OK"
+        print(
+            f"[{time.monotonic() - started:7.1f}s] {row.entry.kind} {row.entry.name} "
+            f"seed {pair[1]}: {verdict} {', '.join(row.reported) or '-'}"
+            + (f" ({row.problem})" if row.problem else ""),
+            file=sys.stderr,
+            flush=True,
         )
+        return row
+
+    with ThreadPoolExecutor(max_workers=jobs) as pool:
+        rows: list[Row] = list(pool.map(one, pairs))
     took = time.monotonic() - started
     print(f"{'entry':36} {'ok':>5}  first: median  worst   program  run(s)  named")
     firsts: list[float] = []

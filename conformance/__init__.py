@@ -5,8 +5,9 @@ case by hand), `run` (the engine, yielding events), and the ``mqspec`` pytest pl
 (``pytest --mq URL``). For concurrent histories: `record` (N client threads on one queue),
 `find_anomalies` (the O(n log n) checker), `check_linearizable` (the exact search with a
 budget), `check_parallel` (small parallel programs, shrunk) and `run_concurrency` (all of them,
-as the concurrency profile runs them). Only ``cli.py`` imports the CLI library, and only
-``pytest_plugin.py`` and the suite it collects (``suite_tests.py``) import pytest.
+as the concurrency profile runs them). Only the ``cli`` package (and its console printer)
+imports the CLI library, and only ``pytest_plugin.py`` and the suite it collects
+(``suite_tests.py``) import pytest.
 """
 
 from __future__ import annotations

@@ -118,6 +118,8 @@ class ConcurrencyOutcome:
         unknown: (reason, count) of the exact checker's `Undecided` verdicts: not failures.
         elapsed: seconds the whole check took.
         seed: the seed; settings: the settings used.
+        found_after: seconds from the start to the first violation (a recording judged, or a
+            parallel program's first failing run, before shrinking), or None.
     """
 
     violations: tuple[Violation, ...]
@@ -131,6 +133,7 @@ class ConcurrencyOutcome:
     elapsed: float
     seed: int
     settings: ConcurrencySettings
+    found_after: float | None = None
 
     @property
     def ok(self) -> bool:
@@ -243,6 +246,7 @@ def run_concurrency(
     first: tuple[History, tuple[Anomaly, ...]] | None = None
     counts = Counter[str]()
     histories = operations = 0
+    found_after: float | None = None
     with switching():
         for r in range(chosen.rounds):
             history = record(
@@ -264,6 +268,8 @@ def run_concurrency(
             violations += found
             if found and first is None:
                 first = (history, marked)
+                found_after = time.monotonic() - started
+        parallel_started = time.monotonic() - started
         parallel = check_parallel(
             target,
             examples=chosen.examples,
@@ -281,6 +287,8 @@ def run_concurrency(
         violations += found
         if first is None:
             first = (parallel.history, marked)
+    if found_after is None and parallel.found_after is not None:
+        found_after = parallel_started + parallel.found_after
     return ConcurrencyOutcome(
         violations=tuple(violations),
         history=first[0] if first else None,
@@ -293,4 +301,5 @@ def run_concurrency(
         elapsed=time.monotonic() - started,
         seed=seed,
         settings=chosen,
+        found_after=found_after,
     )

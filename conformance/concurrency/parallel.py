@@ -197,6 +197,8 @@ class ParallelResult:
             operations in them.
         unknown: (reason, count) of the exact checker's `Undecided` verdicts (not failures).
         seed: the seed the run used.
+        found_after: seconds from the start to the first failing run (before shrinking), or
+            None when no run failed.
     """
 
     program: Program | None = None
@@ -208,6 +210,7 @@ class ParallelResult:
     operations: int = 0
     unknown: tuple[tuple[str, int], ...] = ()
     seed: int = 0
+    found_after: float | None = None
 
     @property
     def ok(self) -> bool:
@@ -286,6 +289,8 @@ def check_parallel(
         tally = {"programs": 0, "histories": 0, "operations": 0}
         best: list[tuple[Program, History, tuple[Anomaly, ...], Any]] = []
         verdicts: dict[Program, bool] = {}
+        started = time.monotonic()
+        first_failure: list[float] = []  # when the first run failed, before any shrinking
 
         def fails(program: Program) -> bool:
             # One verdict per program: a race fails some runs only, and Hypothesis stops
@@ -306,6 +311,8 @@ def check_parallel(
                     counts[verdict.reason] += 1
                 if anomalies or isinstance(verdict, linearize.NotLinearizable):
                     verdicts[program] = True
+                    if not first_failure:
+                        first_failure.append(time.monotonic() - started)
                     if not best or program.size <= best[0][0].size:
                         best[:] = [(program, history, anomalies, verdict)]
                     break
@@ -342,4 +349,5 @@ def check_parallel(
         operations=tally["operations"],
         unknown=tuple(sorted(counts.items())),
         seed=seed,
+        found_after=first_failure[0] if first_failure else None,
     )

@@ -339,6 +339,7 @@ def concurrency_phase(
         "concurrency",
         divergences,
         elapsed=outcome.elapsed,
+        found_after=outcome.found_after,
         concurrency=summary,
         violations=tuple(Finding(v.clause, v.message) for v in outcome.violations),
     )

@@ -180,7 +180,7 @@ def _first_divergence(event: object, before: float, now: float, started: float) 
     if isinstance(event, PhaseDone) and event.found_after is not None:
         return before - started + event.found_after
     if isinstance(event, PhaseDone) and event.phase == "concurrency" and event.divergence:
-        return now - started  # the concurrency phase does not time its first failure
+        return now - started  # a phase that did not time its first failure
     return None
 
 

@@ -47,6 +47,7 @@ def test_memory_queue_conforms_under_the_quick_profile():
     assert outcome.settings == PROFILES["quick"]
     assert outcome.unknown == ()
     assert outcome.elapsed < 30
+    assert outcome.found_after is None
 
 
 def test_memory_queue_with_tokens_and_delays_counts_unknown_as_unknown():
@@ -88,6 +89,8 @@ def test_every_race_mutant_fails_on_its_clause(mutant):
     )
     assert not outcome.ok
     assert set(mutant.clauses) & set(outcome.clauses), outcome.clauses
+    # The first failure is timed when it happens, not after shrinking, which takes longer.
+    assert outcome.found_after is not None and 0 < outcome.found_after <= outcome.elapsed
     assert outcome.history is not None and outcome.anomalies
     assert outcome.program is not None and outcome.program.size <= 8
     first = outcome.violations[0]

@@ -33,6 +33,7 @@ def test_memory_queue_passes_every_program(seed):
     assert result.ok, (result.program and result.program.render(), result.anomalies)
     assert result.programs >= 20 and result.histories == 4 * result.programs
     assert result.unknown == ()  # T is long: every history is time-separated and decided
+    assert result.found_after is None
 
 
 def test_memory_queue_with_tokens_and_a_factory_passes():
@@ -65,6 +66,7 @@ def test_every_race_mutant_is_caught_and_shrunk(mutant):
         if not result.ok:
             break
     assert not result.ok, f"{mutant.name} not caught"
+    assert result.found_after is not None and result.found_after > 0
     assert result.clause in mutant.clauses, (result.clause, result.program.render())
     assert result.program.size <= 8, result.program.render()
     assert result.history is not None and result.history.meta["program"] == (

@@ -1,4 +1,5 @@
-"""Tests of ``mqspec replay`` (mqspec.conformance.frontends.replay and its command in cli.py).
+"""Tests of ``mqspec replay`` (`mqspec.conformance.frontends.replay`, and its command in
+``cli/replay_command.py``).
 
 A divergence the engine found against a mutant must still diverge when replayed against that
 mutant (exit 1) and must pass against a conforming queue (exit 0, "no divergence: fixed").
