@@ -10,6 +10,7 @@ runs, and in what order, is the engine's choice (`mqspec.conformance.core.engine
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -32,7 +33,7 @@ from mqspec.conformance.core.realclock import (
 )
 from mqspec.conformance.core.results import ConcurrencySummary, Divergence
 from mqspec.conformance.core.statemachine import QueueMachine, machine_for
-from mqspec.conformance.faults.crash import CrashingQueue, crash_machine_for
+from mqspec.conformance.faults.crash import CrashingQueue, crash_machine_for, restart_program
 from mqspec.conformance.faults.runs import FaultRig, FaultStats
 from mqspec.reference.types import Finding
 
@@ -209,7 +210,8 @@ def crash_phase(
     budget: float | None = None,
     workers: int | None = None,
 ) -> PhaseDone:
-    """The state machine on ``url`` reopened in a host process that is killed at random.
+    """The fixed restart program (`restart_program`), then the state machine on ``url``
+    reopened in a host process that is killed at random.
 
     On the real clock the restart takes real time, which the model counts like any other, and
     the machine runs like the real-clock search: ``workers`` at once for ``budget`` seconds
@@ -218,17 +220,23 @@ def crash_phase(
     worker's host reopens that namespace); else one worker, on ``url`` itself (the processes
     of an ``exec:`` or ``py:`` queue may share one store).
     """
+    started = time.monotonic()
+    fixed = CrashingQueue(url)
+    try:
+        first = restart_program(fixed, strict=strict, realtime=realtime)
+    finally:
+        fixed.close()
+    took = time.monotonic() - started
     if realtime:
-        return _crashes_on_the_real_clock(
-            url, profile, strict, seed, open_queue, budget, workers
-        )
+        done = _crashes_on_the_real_clock(url, profile, strict, seed, open_queue, budget, workers)
+        return _after_restart_program(done, first, took, fixed.restarts)
     queue = CrashingQueue(url)
     try:
         machine = _on_clock(crash_machine_for(queue, strict=strict), realtime)
         divergences, elapsed, found = run_machine(machine, profile, seed, "crash")
     finally:
         queue.close()
-    return PhaseDone(
+    done = PhaseDone(
         "crash",
         divergences,
         tuple(machine.findings),
@@ -237,6 +245,28 @@ def crash_phase(
         found_after=found,
         restarts=queue.restarts,
         cuts=queue.cuts,
+    )
+    return _after_restart_program(done, first, took, fixed.restarts)
+
+
+def _after_restart_program(
+    done: PhaseDone, first: Divergence | None, took: float, restarts: int
+) -> PhaseDone:
+    """The crash search's ``done`` with the fixed restart program that ran before it (for
+    ``took`` seconds, finding ``first``): its divergence first, unless the search broke the
+    same clause with a program of its own; its time and restart counted in."""
+    divergences = done.divergences
+    found = None if done.found_after is None else took + done.found_after
+    if first is not None:
+        found = took
+        if all(d.clause != first.clause for d in divergences):
+            divergences = (first, *divergences)
+    return attrs.evolve(
+        done,
+        divergences=divergences,
+        elapsed=done.elapsed + took,
+        found_after=found,
+        restarts=done.restarts + restarts,
     )
 
 

@@ -8,6 +8,9 @@ kill it with SIGKILL between two operations (`CrashingQueue.restart`) or inside 
 (`CrashingQueue.arm`, the host's ``arm_crash`` extension, spec/driver-protocol.md).
 `CrashMachine` is the ordinary `QueueMachine` plus two rules that do that; the model judges
 every answer after a restart, and the drain at the end of each case proves nothing was lost.
+`restart_program` is the fixed case every crash phase runs first: three jobs pushed, one
+reserved, a kill between operations, then a drain. A queue that forgets across a restart fails
+it in a few seconds on either clock, whatever the random search goes on to draw.
 
 Forbidden imports: click, pytest (front ends), the engine (it imports this module).
 """
@@ -25,11 +28,23 @@ from hypothesis.stateful import precondition, rule
 from mqspec.adapters.base import OperationCut, Task
 from mqspec.adapters.host import CRASH_MARK
 from mqspec.adapters.process import BackendError, ProcessQueue
+from mqspec.conformance.core.machine_search import divergence_of
+from mqspec.conformance.core.results import Divergence
+from mqspec.conformance.core.session import Session
 from mqspec.conformance.core.statemachine import QueueMachine
+from mqspec.conformance.core.violations import ContractViolation
 from mqspec.reference.errors import DriverError, UsageError
 from mqspec.reference.types import Capabilities
 
-__all__ = ["CrashMachine", "CrashingQueue", "crash_machine_for", "host_argv", "host_url"]
+__all__ = [
+    "RESTART_PROGRAM",
+    "CrashMachine",
+    "CrashingQueue",
+    "crash_machine_for",
+    "host_argv",
+    "host_url",
+    "restart_program",
+]
 
 MOST_LINES = 40
 """`CrashMachine` kills inside an operation before one of its first this many lines."""
@@ -219,3 +234,34 @@ def crash_machine_for(queue: CrashingQueue, *, strict: bool = False) -> type[Cra
         (CrashMachine,),
         {"adapter": queue, "strict": strict, "url": queue.exec_url, "findings": []},
     )
+
+
+RESTART_PROGRAM = "crash: the fixed restart program"
+"""The source `restart_program` names its divergence by."""
+
+
+def restart_program(queue: CrashingQueue, *, strict: bool, realtime: bool) -> Divergence | None:
+    """The fixed first crash case: push A and B (priority 1) and C (priority 2, delayed 1 s),
+    reserve (A), kill the host between operations and restart it, then drain. The model
+    judges every answer: a durable queue must still hold A's reservation, B, and C's delay,
+    and serve C, then A in its old place, then B (MQ-DURABLE-1).
+
+    Why fixed: the random crash search spends its budget on restarts and, on the real clock,
+    on sleeps; on a queue reopened by ``exec:`` or ``py:`` it runs one case at a time, and a
+    whole budget could pass without a case that pushes, kills and then reserves. This case
+    always does, in about T + 1 s on the real clock. Returns its divergence, or None.
+
+    Raises:
+        DriverError: the queue could not be driven or restarted.
+    """
+    session = Session(queue, strict=strict, url=queue.exec_url, realtime=realtime)
+    try:
+        session.push({"id": "durable-a", "priority": 1})
+        session.push({"id": "durable-b", "priority": 1})
+        session.push({"id": "durable-c", "priority": 2, "delay": 1})
+        session.reserve()
+        session.restart()
+        session.drain()
+    except ContractViolation as violation:
+        return divergence_of(violation, RESTART_PROGRAM)
+    return None

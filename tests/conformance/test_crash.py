@@ -31,7 +31,13 @@ from mqspec.conformance.core.profiles import Profile
 from mqspec.conformance.core.results import RunResult
 from mqspec.conformance.core.session import Session
 from mqspec.conformance.core.violations import ContractViolation
-from mqspec.conformance.faults.crash import CrashingQueue, host_argv, host_url
+from mqspec.conformance.faults.crash import (
+    RESTART_PROGRAM,
+    CrashingQueue,
+    host_argv,
+    host_url,
+    restart_program,
+)
 from mqspec.conformance.frontends.cli import main
 from mqspec.conformance.frontends.replay import ReplayFinished, replay
 from mqspec.reference.errors import DriverError, UsageError
@@ -267,6 +273,50 @@ def test_a_queue_that_forgets_on_restart_breaks_MQ_DURABLE_1(forgetful_importabl
         assert caught.value.finding.clause.id == "MQ-DURABLE-1"
     finally:
         queue.close()
+
+
+# -- the fixed restart program -------------------------------------------------------------------
+
+# The real-clock catalogue's forgetful queue: on its own clock, T = 1 s.
+FORGETFUL_OWN_CLOCK = (
+    "py:mqspec.adapters.ownclock:on_own_clock?of=mqspec.adapters.selftest.mutants:"
+    "ForgetfulDurable&timeout=1"
+)
+
+
+def _restart_program(url: str, realtime: bool):
+    queue = CrashingQueue(url)
+    try:
+        return restart_program(queue, strict=True, realtime=realtime), queue.restarts
+    finally:
+        queue.close()
+
+
+def test_the_restart_program_passes_a_durable_queue_MQ_DURABLE_1(db):
+    found, restarts = _restart_program(db, realtime=False)
+    assert found is None and restarts == 1
+
+
+def test_the_restart_program_catches_a_queue_that_forgets_MQ_DURABLE_1(forgetful_importable):
+    found, _ = _restart_program(FORGETFUL, realtime=False)
+    assert found is not None and found.clause.id == "MQ-DURABLE-1"
+    assert found.source == RESTART_PROGRAM
+    assert "restart" in [step.op for step in found.transcript.steps]
+
+
+# On the real clock each sleeps through C's delay and A's reservation (T = 1 s): about 2 s.
+def test_the_restart_program_on_the_real_clock_passes_sqlite_MQ_DURABLE_1(tmp_path):
+    found, _ = _restart_program(f"sqlite:///{tmp_path / 'q.db'}?timeout=1", realtime=True)
+    assert found is None
+
+
+def test_the_restart_program_on_the_real_clock_catches_a_queue_that_forgets_MQ_DURABLE_1():
+    """The real-clock catalogue's `forgetful-durable`: its one random crash worker (a py: URL
+    gives no namespace per worker) once spent its whole budget without a case that pushed,
+    killed and reserved; the fixed program always does."""
+    found, _ = _restart_program(FORGETFUL_OWN_CLOCK, realtime=True)
+    assert found is not None and found.clause.id == "MQ-DURABLE-1"
+    assert found.transcript is not None and found.transcript.clock == "real"
 
 
 # -- the crash profile ---------------------------------------------------------------------------
