@@ -103,6 +103,7 @@ def _real_clock(seeds: int, only: list[str], jobs: int, budget: float, workers: 
         verdict = "ok" if row.ok else "NOT OK"
         print(
             f"[{time.monotonic() - started:7.1f}s] {row.entry.kind} {row.entry.name} "
+            f"({row.entry.profile}) "
             f"seed {pair[1]}: {verdict} {', '.join(row.reported) or '-'}"
             + (f" ({row.problem})" if row.problem else ""),
             file=sys.stderr,
@@ -113,11 +114,13 @@ def _real_clock(seeds: int, only: list[str], jobs: int, budget: float, workers: 
     with ThreadPoolExecutor(max_workers=jobs) as pool:
         rows: list[Row] = list(pool.map(one, pairs))
     took = time.monotonic() - started
-    print(f"{'entry':36} {'ok':>5}  first: median  worst   program  run(s)  named")
+    print(f"{'entry':50} {'ok':>5}  first: median  worst   program  run(s)  named")
     firsts: list[float] = []
-    caught = alarms = mutant_runs = variant_runs = 0
+    caught = alarms = errors = mutant_runs = variant_runs = 0
     for entry in runnable:
-        mine = [r for r in rows if r.entry.name == entry.name and r.entry.kind == entry.kind]
+        # One correct queue may be an entry under several profiles (memory: realtime, faults,
+        # concurrency): a row per entry, so a run is counted once, under its own profile.
+        mine = [r for r in rows if r.entry is entry]
         good = sum(r.ok for r in mine)
         times = sorted(r.first_divergence for r in mine if r.first_divergence is not None)
         sizes = sorted(r.program_length for r in mine if r.program_length is not None)
@@ -127,15 +130,18 @@ def _real_clock(seeds: int, only: list[str], jobs: int, budget: float, workers: 
             firsts += [r.first_divergence for r in mine if r.ok and r.first_divergence is not None]
         else:
             variant_runs += len(mine)
-            alarms += len(mine) - good
+            # A false alarm names a clause; a run that could not be carried out is an error.
+            alarms += sum(not r.ok and r.verdict != "error" for r in mine)
+            errors += sum(r.verdict == "error" for r in mine)
         named = sorted({c for r in mine for c in r.reported})
         problems = sorted({r.problem for r in mine if r.problem})
         median = f"{statistics.median(times):6.1f}" if times else "     -"
         worst = f"{times[-1]:6.1f}" if times else "     -"
         size = f"{statistics.median(sizes):7.1f}" if sizes else "      -"
         total = sum(r.elapsed for r in mine)
+        label = f"{entry.kind} {entry.name} ({entry.profile})"
         print(
-            f"{entry.kind + ' ' + entry.name:36} {good}/{len(mine)}  {median} {worst}  {size}  "
+            f"{label:50} {good}/{len(mine)}  {median} {worst}  {size}  "
             f"{total:7.1f}  {', '.join(named) or '-'}"
             + (f"  ({'; '.join(problems)})" if problems else ""),
             flush=True,
@@ -149,6 +155,7 @@ def _real_clock(seeds: int, only: list[str], jobs: int, budget: float, workers: 
             f"worst {max(firsts):.1f} s"
         )
     print(f"false alarms on correct variants: {alarms}/{variant_runs} runs (target: 0)")
+    print(f"correct variants' runs that could not be carried out: {errors}/{variant_runs}")
 
 
 def main() -> None:
