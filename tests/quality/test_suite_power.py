@@ -153,7 +153,7 @@ def small_quick_profile(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_selftest_exits_1_when_a_mutant_survives(monkeypatch: pytest.MonkeyPatch) -> None:
     """A "mutant" that is in fact correct survives: the command must say so and exit 1."""
     fake = SelftestQueue(name="not-broken", factory=MemoryQueue, clauses=frozenset({"MQ-ORDER-2"}))
-    monkeypatch.setattr(cli, "catalogue", lambda: (fake,))
+    monkeypatch.setattr(cli.selftest_command, "catalogue", lambda: (fake,))
     outcome = CliRunner().invoke(cli.main, ["selftest"])
     assert outcome.exit_code == 1, outcome.output
     assert "FAIL mutant  not-broken" in outcome.output
