@@ -89,6 +89,7 @@ def test_faults_profile_on_sqlite_also_crashes_it_MQ_DURABLE_1(tmp_path):
 
 
 @pytest.mark.slow
+@pytest.mark.soak  # about 40 s of sleeping: a whole faults profile on the real clock
 def test_faults_profile_runs_on_the_real_clock_MQ_LOSS_2(monkeypatch):
     """A queue on its own clock gets the fault machine too, with short examples that sleep."""
     import attrs

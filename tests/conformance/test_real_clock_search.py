@@ -65,6 +65,7 @@ def test_a_ticker_queue_with_slack_passes_on_the_real_clock_MQ_READY_3() -> None
 
 
 @pytest.mark.slow
+@pytest.mark.soak  # about 45 s of sleeping: scenarios, a search and its shrinking
 def test_a_queue_that_never_restores_is_caught_on_the_real_clock_MQ_RESTORE_1() -> None:
     done, _ = _search(own_clock(NeverRestores), budget=20)
     clauses = {d.clause.id for d in done.divergences}
@@ -240,6 +241,7 @@ def test_the_faults_phase_on_the_real_clock_runs_a_rig_per_worker_MQ_LOSS_2(
 
 
 @pytest.mark.slow
+@pytest.mark.soak  # about 30 s of sleeping: the faults phase's budget and shrinking
 def test_a_fault_mutant_is_caught_by_the_faults_phase_on_the_real_clock_MQ_LOSS_2(
     short_faults: None,
 ) -> None:
