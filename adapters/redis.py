@@ -245,6 +245,17 @@ class RedisQueue(JsonStoreQueue):
         self._push = self._client.register_script(_PUSH)
         self._reserve = self._client.register_script(_RESERVE)
         self._delete = self._client.register_script(_DELETE)
+        try:
+            # Load the scripts now: otherwise the first call of each sends EVALSHA, is answered
+            # NOSCRIPT, and only then loads and runs the script. A fault on that first request
+            # (a lost answer, say) would then hit the probe, not the operation it stands for.
+            for script in (self._push, self._reserve, self._delete):
+                self._client.script_load(script.script)
+        except _redis.RedisError as exc:
+            self._client.close()
+            raise DriverError(
+                f"cannot load the scripts into Redis at {self.where}: {_cause(exc)}"
+            ) from exc
         self._open = True
 
     # -- the scripts (the outline is JsonStoreQueue's) ---------------------------------------
