@@ -70,9 +70,10 @@ class JobStore:
         self.should: tuple[list[ReadyEntry], ...] = ([], [], [])
         self.delayed_heap: list[TimerEntry] = []
         self.reserved_heap: list[TimerEntry] = []
-        # Ids acknowledged by a successful Delete, and those acknowledged before the last
-        # restart: only used to name MQ-DURABLE-1 when an acknowledged job comes back.
-        self.acked: set[str] = set()
+        # The tasks acknowledged by a successful Delete, by id, and the ids acknowledged before
+        # the last restart: only used to name the root cause when an acknowledged job comes
+        # back (MQ-RESERVE-2, or MQ-DURABLE-1 across a restart), even under an id pushed again.
+        self.acked: dict[str, tuple[Any, ...]] = {}
         self.acked_before_restart: frozenset[str] = frozenset()
 
     # ---------------------------------------------------------------- copying and identity
@@ -86,7 +87,7 @@ class JobStore:
         twin.should = tuple(list(h) for h in self.should)
         twin.delayed_heap = list(self.delayed_heap)
         twin.reserved_heap = list(self.reserved_heap)
-        twin.acked = set(self.acked)
+        twin.acked = dict(self.acked)  # its values are tuples, never changed in place
         twin.acked_before_restart = self.acked_before_restart
         return twin
 
@@ -212,7 +213,7 @@ class JobStore:
     def _remove(self, uid: int) -> None:
         """Job ``uid`` was deleted (acknowledged): it is no longer live."""
         job = self.jobs.pop(uid)
-        self.acked.add(job.id)
+        self.acked[job.id] = (*self.acked.get(job.id, ()), job.task)
         same = self.by_id[job.id]
         same.remove(uid)
         if not same:

@@ -189,6 +189,12 @@ class QueueState(JobStore):
         if not takeable:
             if first_finding is not None:
                 return first_finding
+            if any(same_json(task, body) for task in self.acked.get(returned["id"], ())):
+                return root_causes.returned_deleted(
+                    returned["id"],
+                    returned["id"] in self.acked_before_restart,
+                    self._describe_allowed(),
+                )
             pushed = jobs[uids[0]].task  # no live job with the id has these fields
             return Finding(
                 TASK_ROUND_TRIP,

@@ -22,6 +22,7 @@ __all__ = [
     "out_of_line",
     "out_of_priority",
     "reserved_while_held",
+    "returned_deleted",
     "returned_not_live",
 ]
 
@@ -129,6 +130,19 @@ def returned_not_live(ident: str, acked_before_restart: bool, allowed: str) -> F
     return Finding(
         DURABLE if acked_before_restart else RESERVE_UNEXPECTED,
         f"reserve returned {ident!r}, which is not a live job",
+        allowed=allowed,
+        observed=repr(ident),
+    )
+
+
+def returned_deleted(ident: str, acked_before_restart: bool, allowed: str) -> Finding:
+    """Reserve returned a task a successful Delete acknowledged, while a later job with its id
+    is live with other fields: the deleted job came back (durability if it was acknowledged
+    before a restart), not a task mangled in transit (MQ-TASK-2)."""
+    return Finding(
+        DURABLE if acked_before_restart else RESERVE_UNEXPECTED,
+        f"reserve returned {ident!r} with the fields of a job already deleted "
+        "(the live job with that id was pushed later, with other fields)",
         allowed=allowed,
         observed=repr(ident),
     )

@@ -145,6 +145,27 @@ def test_rejected_observation_leaves_state_unchanged_MQ_ORDER_1() -> None:
     assert model.reserve(0, Ok(low)).allowed
 
 
+def test_a_deleted_job_back_under_a_reused_id_breaks_MQ_RESERVE_2_not_MQ_TASK_2() -> None:
+    """A queue that acknowledged a Delete without writing it hands the deleted job out again;
+    when a later push reused its id with other fields, the root cause is still the deleted
+    job's return, not a task mangled in transit."""
+    model = Model(Capabilities())
+    old = {"id": "A", "priority": 1, "n": 1}
+    new = {"id": "A", "priority": 1, "n": 2}
+    model.push(old, 0, Ok(old))
+    model.reserve(0, Ok(old))
+    assert model.delete(old, 1, Ok()).allowed
+    model.push(new, 2, Ok(new))
+    verdict = model.reserve(3, Ok(old))
+    assert verdict.violation is not None and verdict.violation.clause.id == "MQ-RESERVE-2"
+    assert "already deleted" in verdict.violation.message
+    # Fields that match neither the live job nor a deleted one are still MQ-TASK-2.
+    model = Model(Capabilities())
+    model.push(new, 0, Ok(new))
+    verdict = model.reserve(1, Ok({**new, "n": 3}))
+    assert verdict.violation is not None and verdict.violation.clause.id == "MQ-TASK-2"
+
+
 def test_unknown_push_branches_then_narrows_MQ_LOSS_2() -> None:
     model = Model(Capabilities())
     task = {"id": "maybe", "priority": 1}
