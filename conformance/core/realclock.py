@@ -20,6 +20,7 @@ Rule: imports the machine runner (`machine_search`) and the Hypothesis machine; 
 from __future__ import annotations
 
 import ast
+import math
 import threading
 import time
 from collections.abc import Iterator
@@ -51,19 +52,44 @@ __all__ = [
     "Opener",
     "RealClockMachine",
     "run_realtime_search",
+    "stalls",
+    "too_many_stalls",
 ]
 
 DEFAULT_BUDGET = 120.0
 """Seconds a real-clock search may take, all workers together, by default."""
 
 MOST_DROPPED = 0.25
-"""The share of real-clock cases that may be dropped unjudged (a call slower than the
-margin) before the search is an error rather than a verdict."""
+"""The share of real-clock cases that may be lost to stalls (calls slower than the margin,
+their cases dropped unjudged) before the search is an error rather than a verdict."""
 
 DEFAULT_WORKERS = 16
 """Independent searches at once. A real-clock case sleeps almost all of its time (sixteen
 workers on the Python example driver use well under a tenth of one core), so this many keep
 the sleeps overlapped; `bench/realclock.py` measures what they buy over one."""
+
+
+def stalls(spans: list[tuple[float, float]]) -> int:
+    """How many separate stalls the slow calls ``spans`` (start, end; monotonic seconds, from
+    every worker) show: calls whose times overlap are one stall.
+
+    Why: one pause of the whole process (a garbage collection of a large heap, the machine
+    swapping) slows every worker's call in flight at once. With sixteen workers that is up to
+    sixteen dropped cases from one event, and a phase of few cases (the faults phase's eight)
+    would be an error for it, though the queue and the machine were fine before and after.
+    """
+    count, reach = 0, -math.inf
+    for start, end in sorted(spans):
+        if start > reach:
+            count += 1
+        reach = max(reach, end)
+    return count
+
+
+def too_many_stalls(stalled: int, cases: int) -> bool:
+    """Whether ``stalled`` separate stalls in ``cases`` real-clock cases leave too little to
+    rest a verdict on (`MOST_DROPPED`)."""
+    return stalled > cases * MOST_DROPPED
 
 
 def _drop_case(why: str) -> None:
@@ -73,7 +99,7 @@ def _drop_case(why: str) -> None:
     cannot be judged fairly, so it is never a divergence; the rest of the search still holds.
     `CaseDropped` ends the worker's Hypothesis run at once (it is no `Exception`, so
     Hypothesis neither shrinks nor retries it); the worker counts it and starts its next run.
-    The search is an error when dropped cases are too many (`MOST_DROPPED`).
+    The search is an error when stalls dropped too many cases (`too_many_stalls`).
     """
     raise CaseDropped(why)
 
@@ -243,10 +269,12 @@ def run_realtime_search(
     cases = sum(r.examples for r in reports)
     dropped = sum(r.dropped for r in reports)
     why = next((r.dropped_why for r in reports if r.dropped_why), "")
-    if not found and dropped > cases * MOST_DROPPED:
+    stalled = stalls([span for r in reports for span in r.dropped_spans])
+    if not found and too_many_stalls(stalled, cases):
         raise DriverError(
-            f"{dropped} of {cases} real-clock cases were dropped unjudged, too many to rest a "
-            f"verdict on; the first: {why} (fewer --workers put less load on the machine)"
+            f"{dropped} of {cases} real-clock cases were dropped unjudged, in {stalled} "
+            f"separate stalls, too many to rest a verdict on; the first: {why} (fewer "
+            "--workers put less load on the machine)"
         )
     kept: list[Divergence] = []
     for divergence in sorted(found, key=_size):

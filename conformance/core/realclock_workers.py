@@ -93,6 +93,7 @@ class WorkerReport:
     found_after: float | None = None  # seconds from the search's start to its first failure
     dropped: int = 0  # cases dropped unjudged: a call slower than the margin
     dropped_why: str = ""
+    dropped_spans: list[tuple[float, float]] = attrs.Factory(list)  # each slow call's times
     error: BaseException | None = None
 
 
@@ -165,6 +166,7 @@ def _search(
     report.steps = machine.steps_run
     report.dropped = machine.cases_dropped
     report.dropped_why = machine.dropped_why
+    report.dropped_spans = list(machine.dropped_spans)
     for warning in machine.findings:
         if warning not in report.warnings:
             report.warnings.append(warning)

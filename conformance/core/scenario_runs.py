@@ -28,7 +28,7 @@ from mqspec.conformance.core.session import Session, SlowCall
 from mqspec.conformance.core.violations import ContractViolation
 from mqspec.reference.types import Capabilities, Finding
 
-__all__ = ["SLOW_CALL_RETRIES", "run_scenario", "run_scenarios"]
+__all__ = ["SLOW_CALL_RETRIES", "run_case", "run_scenario", "run_scenarios"]
 
 SLOW_CALL_RETRIES = 2
 """Times a scenario case is run again after a call slower than the real-clock margin (on a
@@ -81,7 +81,7 @@ def run_scenario(
     if reason:
         return ScenarioDone(item, "skip", reason)
     runs = item.runs(caps)
-    outcomes = [_run_case(adapter, body, url, strict, realtime) for _, body in runs]
+    outcomes = [run_case(adapter, body, url, strict, realtime) for _, body in runs]
     return _judged(item, [label for label, _ in runs], outcomes)
 
 
@@ -104,7 +104,7 @@ def _in_parallel(
             with lock:
                 opened.append(close)
             local.queue = queue
-        return _run_case(queue, body, url, strict, True)
+        return run_case(queue, body, url, strict, True)
 
     runs = [(item, item.runs(caps)) for item in scenarios if not item.skip_reason(caps)]
     size = min(workers, sum(len(cases) for _, cases in runs)) or 1
@@ -158,8 +158,17 @@ def _judged(item: Scenario, labels: Sequence[str], outcomes: Sequence[Outcome]) 
     return ScenarioDone(item, status, "", (), tuple(warnings), len(outcomes), clean)
 
 
-def _run_case(adapter: QueueAdapter, body: Case, url: str, strict: bool, realtime: bool) -> Outcome:
-    """One scenario case in a fresh session: the session it ended in, or the violation."""
+def run_case(adapter: QueueAdapter, body: Case, url: str, strict: bool, realtime: bool) -> Outcome:
+    """One case in a fresh session: the session it ended in, or the violation it met.
+
+    On the real clock a call slower than the margin cannot be judged fairly, so the case runs
+    again from an empty queue, up to `SLOW_CALL_RETRIES` times (the scenarios, and the crash
+    phases' fixed restart program).
+
+    Raises:
+        SlowCall: every attempt met a slow call.
+        DriverError: the backend could not be driven.
+    """
     for attempt in range(SLOW_CALL_RETRIES + 1):
         session = Session(adapter, strict=strict, url=url, realtime=realtime)
         try:

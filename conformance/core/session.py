@@ -18,6 +18,7 @@ before the queue acted, MQ-LOSS-3). An error with no fault active stays `Failed`
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -91,8 +92,9 @@ def violation_type(clause_id: str) -> type[ContractViolation]:
 class SlowCall(DriverError):
     """Real time: a call took longer than the margin, so its answer cannot be judged fairly.
 
-    Never a divergence. A scenario retries its case (`mqspec.conformance.core.engine`); the
-    real-clock search drops the case (`Session.on_slow_call`); anything else ends the run.
+    Never a divergence. A scenario case and the crash phases' fixed restart program run again
+    (`mqspec.conformance.core.scenario_runs.run_case`); the real-clock search drops the case
+    (`Session.on_slow_call`); anything else ends the run.
     """
 
 
@@ -152,6 +154,7 @@ class Session:
         # real-clock search drops the case). `dropped` then holds the reason.
         self.on_slow_call: Callable[[str], None] | None = None
         self.dropped = ""
+        self.dropped_span: tuple[float, float] | None = None  # the slow call, in monotonic time
         _revive(adapter)
         try:
             adapter.reset(self._adapter_now())
@@ -328,6 +331,8 @@ class Session:
             )
             if self.on_slow_call is not None:
                 self.dropped = why
+                finished = time.monotonic()
+                self.dropped_span = (finished - took, finished)
                 self.on_slow_call(why)
             raise SlowCall(why)
         return at, outcome

@@ -49,6 +49,7 @@ class QueueMachine(RuleBasedStateMachine):
     cases_run: ClassVar[int] = 0  # cases ended so far
     cases_dropped: ClassVar[int] = 0  # of those, cases dropped unjudged (`Session.dropped`)
     dropped_why: ClassVar[str] = ""  # the first such case's reason
+    dropped_spans: ClassVar[list[tuple[float, float]]] = []  # their slow calls' times
 
     pushed = Bundle("pushed")
     reserved = Bundle("reserved")
@@ -222,6 +223,8 @@ class QueueMachine(RuleBasedStateMachine):
             if self.session.dropped:
                 type(self).cases_dropped += 1
                 type(self).dropped_why = type(self).dropped_why or self.session.dropped
+                if self.session.dropped_span is not None:
+                    type(self).dropped_spans.append(self.session.dropped_span)
             type(self).steps_run += sum(
                 step.op not in ("advance", "restart") for step in self.session.transcript.steps
             )
@@ -251,5 +254,6 @@ def machine_for(
             "cases_run": 0,
             "cases_dropped": 0,
             "dropped_why": "",
+            "dropped_spans": [],
         },
     )

@@ -30,6 +30,7 @@ from mqspec.adapters.host import CRASH_MARK
 from mqspec.adapters.process import BackendError, ProcessQueue
 from mqspec.conformance.core.machine_search import divergence_of
 from mqspec.conformance.core.results import Divergence
+from mqspec.conformance.core.scenario_runs import run_case
 from mqspec.conformance.core.session import Session
 from mqspec.conformance.core.statemachine import QueueMachine
 from mqspec.conformance.core.violations import ContractViolation
@@ -251,17 +252,23 @@ def restart_program(queue: CrashingQueue, *, strict: bool, realtime: bool) -> Di
     whole budget could pass without a case that pushes, kills and then reserves. This case
     always does, in about T + 1 s on the real clock. Returns its divergence, or None.
 
+    On the real clock a call slower than the margin starts the program again on an empty
+    queue, as a scenario case does (`run_case`).
+
     Raises:
-        DriverError: the queue could not be driven or restarted.
+        DriverError: the queue could not be driven or restarted (`SlowCall`: every attempt
+            met a call slower than the margin).
     """
-    session = Session(queue, strict=strict, url=queue.exec_url, realtime=realtime)
-    try:
-        session.push({"id": "durable-a", "priority": 1})
-        session.push({"id": "durable-b", "priority": 1})
-        session.push({"id": "durable-c", "priority": 2, "delay": 1})
-        session.reserve()
-        session.restart()
-        session.drain()
-    except ContractViolation as violation:
-        return divergence_of(violation, RESTART_PROGRAM)
+    outcome = run_case(queue, _push_reserve_restart_drain, queue.exec_url, strict, realtime)
+    if isinstance(outcome, ContractViolation):
+        return divergence_of(outcome, RESTART_PROGRAM)
     return None
+
+
+def _push_reserve_restart_drain(session: Session) -> None:
+    session.push({"id": "durable-a", "priority": 1})
+    session.push({"id": "durable-b", "priority": 1})
+    session.push({"id": "durable-c", "priority": 2, "delay": 1})
+    session.reserve()
+    session.restart()
+    session.drain()

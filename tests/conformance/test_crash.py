@@ -41,14 +41,16 @@ from mqspec.conformance.faults.crash import (
 from mqspec.conformance.frontends.cli import main
 from mqspec.conformance.frontends.replay import ReplayFinished, replay
 from mqspec.reference.errors import DriverError, UsageError
+from tests.conftest import TEST_SHRINK_SECONDS
 
 pytest_plugins = ["pytester"]
 
 HERE = Path(__file__).resolve().parent
 FORGETFUL = "py:forgetful:ForgetfulDurable"
 SMALL = Profile("crash", examples=12, steps=25, crash=True)
-# Shrinking restarts the host for every crash step it replays: short cases shrink fast.
-SHORT = Profile("crash", examples=30, steps=5, crash=True)
+# Shrinking restarts the host for every crash step it replays: short cases shrink fast, and
+# the test judges the clause and that the program replays, not its size (tests/conftest.py).
+SHORT = Profile("crash", examples=30, steps=5, crash=True, shrink_seconds=TEST_SHRINK_SECONDS)
 TINY = Profile("crash", examples=3, steps=15, crash=True)
 A = {"id": "a", "priority": 1}
 B = {"id": "b", "priority": 1}
@@ -317,6 +319,38 @@ def test_the_restart_program_on_the_real_clock_catches_a_queue_that_forgets_MQ_D
     found, _ = _restart_program(FORGETFUL_OWN_CLOCK, realtime=True)
     assert found is not None and found.clause.id == "MQ-DURABLE-1"
     assert found.transcript is not None and found.transcript.clock == "real"
+
+
+class _SlowFirstReserve:
+    """A `CrashingQueue` whose first reserve takes 0.4 s, more than the real-clock margin."""
+
+    def __init__(self, queue: CrashingQueue) -> None:
+        self.queue = queue
+        self.slow = 1
+
+    def __getattr__(self, name: str):
+        return getattr(self.queue, name)
+
+    def reserve(self, now):
+        import time
+
+        if self.slow:
+            self.slow -= 1
+            time.sleep(0.4)
+        return self.queue.reserve(now)
+
+
+def test_the_restart_program_runs_again_after_a_slow_call_on_the_real_clock_MQ_DURABLE_1(tmp_path):
+    """A slow call cannot be judged fairly: the program starts again on an empty queue (as a
+    scenario case does) instead of ending the crash phase with an error."""
+    queue = CrashingQueue(f"sqlite:///{tmp_path / 'q.db'}?timeout=1")
+    slow = _SlowFirstReserve(queue)
+    try:
+        assert restart_program(slow, strict=True, realtime=True) is None  # type: ignore[arg-type]
+    finally:
+        queue.close()
+    assert slow.slow == 0  # the slow reserve happened, and was not judged
+    assert queue.restarts == 1  # the second attempt got as far as the kill
 
 
 # -- the crash profile ---------------------------------------------------------------------------

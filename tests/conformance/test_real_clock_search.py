@@ -136,6 +136,22 @@ def test_a_backend_too_slow_to_judge_is_an_error_naming_the_margin() -> None:
         _search(lambda: _SometimesSlow(_Every(2)), budget=4, workers=2)
 
 
+def test_slow_calls_at_the_same_time_in_several_workers_are_one_stall() -> None:
+    """One pause of the whole process slows every worker's call in flight: it drops up to one
+    case per worker, and must count once, or a phase of few cases (the faults phase's eight)
+    becomes an error for a single garbage collection. Separate slow calls each count."""
+    from mqspec.conformance.core.realclock import stalls, too_many_stalls
+
+    assert stalls([]) == 0
+    together = [(10.0, 13.5), (10.2, 13.5), (12.9, 13.6)]  # three workers, one 3.5 s pause
+    assert stalls(together) == 1
+    assert not too_many_stalls(stalls(together), cases=8)
+    apart = [(10.0, 10.4), (20.0, 20.4), (30.0, 30.4)]
+    assert stalls(apart) == 3
+    assert too_many_stalls(stalls(apart), cases=8)  # 3 of 8 is more than a quarter
+    assert stalls([(1.0, 2.0), (1.5, 3.0), (3.5, 4.0)]) == 2  # a chain of overlaps is one
+
+
 def test_time_rules_need_an_operation_since_the_last_one() -> None:
     """No real-clock case sleeps before its first operation or twice in a row."""
     from types import SimpleNamespace
