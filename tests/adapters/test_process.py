@@ -41,6 +41,7 @@ from mqspec.conformance.core.session import Session
 from mqspec.conformance.frontends.render import render_failure
 from mqspec.reference.errors import DriverError, MqspecError, UsageError
 from mqspec.reference.types import Capabilities, Failed
+from tests.conftest import TEST_SHRINK_SECONDS
 
 ROOT = Path(__file__).resolve().parents[2]
 HERE = Path(__file__).resolve().parent / "drivers_for_tests"
@@ -82,7 +83,10 @@ def pid_in(message: str) -> int:
 
 @pytest.fixture
 def small_profile(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setitem(engine.PROFILES, "quick", Profile("quick", examples=15, steps=20))
+    """A short quick profile. Its tests judge the clause a run names, which shrinking does not
+    decide, so a failure shrinks for at most `TEST_SHRINK_SECONDS` (tests/conftest.py)."""
+    small = Profile("quick", examples=15, steps=20, shrink_seconds=TEST_SHRINK_SECONDS)
+    monkeypatch.setitem(engine.PROFILES, "quick", small)
 
 
 def check(url: str) -> RunResult:

@@ -133,6 +133,7 @@ def test_broken_adapter_diverges_with_the_clause_in_the_summary():
 
 
 @pytest.mark.slow
+@pytest.mark.usefixtures("short_shrinking")  # the report's replay line, not the program
 def test_strict_run_puts_strict_in_the_replay_command(tmp_path):
     url = "py:mqspec.adapters.selftest.mutants:RestoreToTail"
     out = invoke("check", url, "--strict", "--report", "r")

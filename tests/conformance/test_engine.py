@@ -205,6 +205,7 @@ def test_a_mutant_diverges_with_a_transcript_MQ_RESERVE_1():
 
 
 @pytest.mark.slow
+@pytest.mark.usefixtures("short_shrinking")  # the queue breaks MQ-DELETE-3 alone
 def test_the_stateful_machine_finds_a_divergence_alone_MQ_DELETE_3(monkeypatch):
     monkeypatch.setattr(engine, "SCENARIOS", [])
     seen = events(DeleteAbsentFails())

@@ -345,9 +345,10 @@ def server_queue(request: pytest.FixtureRequest) -> Iterator[tuple[QueueAdapter,
     adapter.drop()  # type: ignore[attr-defined]
 
 
+# Seed 1: the faults profile on each server, seed 0, is tests/adapters/test_server_profiles.py's.
 @pytest.mark.slow
 @pytest.mark.server
-@pytest.mark.parametrize("seed", [0, 1])
+@pytest.mark.parametrize("seed", [1])
 @pytest.mark.parametrize("server_queue", SERVERS, ids=[e for e, _ in SERVERS], indirect=True)
 def test_server_adapter_passes_the_faults_machine_MQ_LOSS_1_MQ_LOSS_2(
     server_queue: tuple[QueueAdapter, str], seed: int

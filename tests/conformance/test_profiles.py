@@ -69,6 +69,7 @@ def test_faults_profile_passes_a_correct_queue_in_strict_mode_MQ_LOSS_2_MQ_LOSS_
 
 
 @pytest.mark.slow
+@pytest.mark.usefixtures("short_shrinking")  # the clause and the count, not the program's size
 def test_faults_profile_catches_a_reserve_that_pops_before_it_records_MQ_LOSS_1():
     result = _run(PopBeforeRecord(), url="pop-before-record", profile="faults")
     assert result.verdict == "diverges"
@@ -78,8 +79,17 @@ def test_faults_profile_catches_a_reserve_that_pops_before_it_records_MQ_LOSS_1(
 
 
 @pytest.mark.slow
-def test_faults_profile_on_sqlite_also_crashes_it_MQ_DURABLE_1(tmp_path):
-    """SQLite is durable and not a server: boundary faults, then SIGKILL inside operations."""
+def test_faults_profile_on_sqlite_also_crashes_it_MQ_DURABLE_1(tmp_path, monkeypatch):
+    """SQLite is durable and not a server: boundary faults, then SIGKILL inside operations.
+    Both searches smaller than the profiles' (this judges that both run and pass; their power
+    is tests/quality's)."""
+    import attrs
+
+    from mqspec.conformance.core import engine
+
+    for name, examples, steps in (("faults", 15, 20), ("crash", 10, 15)):
+        small = attrs.evolve(engine.PROFILES[name], examples=examples, steps=steps)
+        monkeypatch.setitem(engine.PROFILES, name, small)
     url = f"sqlite:///{tmp_path}/q.db?queue=f"
     result = _run(SqliteQueue(tmp_path / "q.db", queue="f"), url=url, profile="faults")
     assert result.verdict == "conforms", render_failure(result)

@@ -66,22 +66,6 @@ def test_unknown_profile_is_a_usage_error(pytester: pytest.Pytester):
     result.stderr.fnmatch_lines(["*--mq-profile: unknown profile 'nope'; known: quick, *full*"])
 
 
-@pytest.mark.slow
-def test_a_broken_queue_fails_on_MQ_RESERVE_1(pytester: pytest.Pytester):
-    pytester.makepyfile(brokenq=BROKEN_QUEUE)
-    result = pytester.runpytest_subprocess("--mq", "py:brokenq:make", "-v", *NO_CACHE)
-    outcomes = result.parseoutcomes()
-    assert outcomes.get("failed", 0) >= 1
-    assert result.ret == pytest.ExitCode.TESTS_FAILED
-    result.stdout.fnmatch_lines(
-        [
-            "*test_scenario?MQ-RESERVE-1-empty_is_null? FAILED*",
-            "*MQ-RESERVE-1 (MUST): reserve failed*",
-            "*-> error 'LookupError: no job'*",
-        ]
-    )
-
-
 def test_strict_fails_a_tail_restoring_queue_on_MQ_RESTORE_3(pytester: pytest.Pytester):
     # Only the scenarios: in strict mode the state machine also fails, and shrinking its
     # example takes about 40 s.
@@ -182,11 +166,34 @@ def test_each_profile_and_batch_is_a_search_test_of_its_own(pytester: pytest.Pyt
     ]
 
 
+def test_a_broken_queue_fails_its_scenario_on_MQ_RESERVE_1(pytester: pytest.Pytester):
+    """The plugin's scenarios on a broken queue: a failed test per scenario it breaks, named
+    after the clause, with the finding and the answer. (The search is the soak test below.)"""
+    pytester.makepyfile(brokenq=BROKEN_QUEUE)
+    result = pytester.runpytest_subprocess(
+        "--mq", "py:brokenq:make", "-k", "test_scenario", "-v", *NO_CACHE
+    )
+    assert result.parseoutcomes().get("failed", 0) >= 1
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
+    result.stdout.fnmatch_lines(
+        [
+            "*test_scenario?MQ-RESERVE-1-empty_is_null? FAILED*",
+            "*MQ-RESERVE-1 (MUST): reserve failed*",
+            "*-> error 'LookupError: no job'*",
+        ]
+    )
+
+
 @pytest.mark.slow
+@pytest.mark.soak
 def test_the_cli_and_the_plugin_give_one_verdict_on_one_backend(
     pytester: pytest.Pytester, tmp_path
 ):
-    """The same backend, profile and seed: the same clauses broken, from both front ends."""
+    """The same backend, profile and seed: the same clauses broken, from both front ends.
+
+    A soak run: each front end runs the whole quick profile and shrinks the search's failure
+    for the profile's 20 s, about 40 s in all; `make test` keeps the plugin's scenarios on the
+    same queue (the test above)."""
     import json
     import re
     import subprocess
@@ -195,6 +202,7 @@ def test_the_cli_and_the_plugin_give_one_verdict_on_one_backend(
     pytester.makepyfile(brokenq=BROKEN_QUEUE)
     url = "py:brokenq:make"
     plugin = pytester.runpytest_subprocess("--mq", url, *NO_CACHE)
+    assert plugin.ret == pytest.ExitCode.TESTS_FAILED
     plugin_clauses = {
         m.group(1) for line in plugin.outlines if (m := re.match(r"(MQ-[A-Z]+-\d+) \(MUST\)", line))
     }

@@ -74,6 +74,7 @@ def save(transcript: Transcript, name: str = "t.jsonl") -> str:
 
 
 @pytest.mark.slow
+@pytest.mark.usefixtures("short_shrinking")  # every program it finds must replay, shrunk or not
 @pytest.mark.parametrize(
     ("factory", "name"), [(EmptyIsError, "EmptyIsError"), (NeverRestores, "NeverRestores")]
 )
@@ -95,6 +96,7 @@ def test_engine_divergence_still_diverges_on_the_mutant_and_passes_on_memory(fac
 
 
 @pytest.mark.slow
+@pytest.mark.usefixtures("short_shrinking")  # how the program replays, not its size
 def test_strict_divergence_needs_strict_to_diverge_again():
     url = "py:mqspec.adapters.selftest.mutants:RestoreToTail"
     result = result_of(RestoreToTail(), url, strict=True)

@@ -24,6 +24,7 @@ from mqspec.conformance.frontends.render import render_divergence
 from mqspec.reference.errors import UsageError
 from mqspec.reference.jsonvalue import describe_difference, json_text
 from mqspec.reference.types import Capabilities
+from tests.conftest import TEST_SHRINK_SECONDS
 
 
 def _scenario(name: str) -> Any:
@@ -35,7 +36,9 @@ def test_a_late_promotion_is_named_as_such_not_as_the_order_it_breaks_MQ_READY_3
     """Named MQ-READY-3; where a program cannot tell a late promotion from a priority the queue
     ignored (the served job was enqueued before the delayed one was due), the order is named
     and the late promotion given as the other explanation, never left out."""
-    monkeypatch.setitem(engine.PROFILES, "quick", Profile("quick", examples=30, steps=25))
+    # Every program the search finds must be attributed so, shrunk or not: 2 s of shrinking.
+    small = Profile("quick", examples=30, steps=25, shrink_seconds=TEST_SHRINK_SECONDS)
+    monkeypatch.setitem(engine.PROFILES, "quick", small)
     adapter = DelayOneSecondLate()
     try:
         last = list(run(adapter))[-1]

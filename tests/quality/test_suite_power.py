@@ -3,14 +3,14 @@
 This is ``mqspec selftest`` as tests, one test per catalogue entry so that xdist spreads them:
 a correct variant flagged here is a false alarm in the harness; a mutant that survives is a
 hole in it. Slow by nature, so it has its own folder and the ``slow`` mark. Each failure is
-shrunk within 2 s here instead of the profile's 20 s: what these tests judge (caught on an
-expected clause, a non-empty program) is settled before shrinking, which only makes the program
-smaller, and on these queues the smallest program is reached within the first second or two
-(measured: the same lengths as with 20 s); the remaining budget went to shrink passes that found
-nothing smaller. ``mqspec selftest`` itself, and reports/selftest.md, keep the profile's
-budget. Each run (one queue, one profile, one seed) happens once across this folder and
-``tests/mutation``: the quick-profile
-runs of the correct variants, seed 0, strict, are `tests.mutation.test_adapters_conform`'s,
+shrunk within 2 s here (`tests.conftest.short_shrinking`) instead of the profile's 20 s: what
+these tests judge (caught on an expected clause, a non-empty program) is settled before
+shrinking, which only makes the program smaller, and on these queues the smallest program is
+reached within the first second or two (measured: the same lengths as with 20 s); the
+remaining budget went to shrink passes that found nothing smaller. ``mqspec selftest`` itself,
+and reports/selftest.md, keep the profile's budget. Each run (one queue, one profile, one
+seed) happens once across this folder and ``tests/mutation``: the quick-profile runs of
+the correct variants, seed 0, strict, are `tests.mutation.test_adapters_conform`'s,
 so they are not repeated here (`test_each_selftest_run_is_made_once` holds the two together).
 """
 
@@ -18,7 +18,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import attrs
 import pytest
 from click.testing import CliRunner
 
@@ -40,15 +39,8 @@ REPO = Path(__file__).resolve().parents[2]
 ENTRIES = catalogue()
 
 
-QUALITY_SHRINK_SECONDS = 2.0
-
-
-@pytest.fixture(autouse=True)
-def short_shrinking(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Every profile with at most `QUALITY_SHRINK_SECONDS` of shrinking (module docstring)."""
-    for name, profile in list(PROFILES.items()):
-        budget = min(profile.shrink_seconds, QUALITY_SHRINK_SECONDS)
-        monkeypatch.setitem(PROFILES, name, attrs.evolve(profile, shrink_seconds=budget))
+# Every profile with at most `tests.conftest.TEST_SHRINK_SECONDS` of shrinking (docstring).
+pytestmark = pytest.mark.usefixtures("short_shrinking")
 
 
 def _run_by_the_mutation_tests(entry: SelftestQueue) -> bool:
