@@ -41,6 +41,7 @@ from mqspec.conformance.faults.crash import (
 from mqspec.conformance.frontends.cli import main
 from mqspec.conformance.frontends.replay import ReplayFinished, replay
 from mqspec.reference.errors import DriverError, UsageError
+from tests.conformance.slow import SlowFirstReserves
 from tests.conftest import TEST_SHRINK_SECONDS
 
 pytest_plugins = ["pytester"]
@@ -321,30 +322,11 @@ def test_the_restart_program_on_the_real_clock_catches_a_queue_that_forgets_MQ_D
     assert found.transcript is not None and found.transcript.clock == "real"
 
 
-class _SlowFirstReserve:
-    """A `CrashingQueue` whose first reserve takes 0.4 s, more than the real-clock margin."""
-
-    def __init__(self, queue: CrashingQueue) -> None:
-        self.queue = queue
-        self.slow = 1
-
-    def __getattr__(self, name: str):
-        return getattr(self.queue, name)
-
-    def reserve(self, now):
-        import time
-
-        if self.slow:
-            self.slow -= 1
-            time.sleep(0.4)
-        return self.queue.reserve(now)
-
-
 def test_the_restart_program_runs_again_after_a_slow_call_on_the_real_clock_MQ_DURABLE_1(tmp_path):
     """A slow call cannot be judged fairly: the program starts again on an empty queue (as a
     scenario case does) instead of ending the crash phase with an error."""
     queue = CrashingQueue(f"sqlite:///{tmp_path / 'q.db'}?timeout=1")
-    slow = _SlowFirstReserve(queue)
+    slow = SlowFirstReserves(queue)
     try:
         assert restart_program(slow, strict=True, realtime=True) is None  # type: ignore[arg-type]
     finally:

@@ -18,6 +18,7 @@ from mqspec.conformance.core.events import RunFinished
 from mqspec.conformance.core.session import Session
 from mqspec.conformance.frontends.render import render_failure
 from mqspec.reference.errors import DriverError, UsageError
+from tests.conformance.slow import SlowFirstReserves
 
 
 def _result(adapter, profile="realtime"):
@@ -88,25 +89,11 @@ def test_an_operation_slower_than_the_margin_aborts() -> None:
         session.reserve()
 
 
-class _SlowOnce:
+def _slow_once() -> SlowFirstReserves:
     """A correct queue on its own clock whose first Reserve takes 0.4 s (past the margin)."""
+    from mqspec.adapters.ownclock import OwnClock
 
-    def __init__(self) -> None:
-        from mqspec.adapters.ownclock import OwnClock
-
-        self.queue = OwnClock(MemoryQueue(timeout=1))
-        self.slow = 1
-
-    def __getattr__(self, name: str):
-        return getattr(self.queue, name)
-
-    def reserve(self, now):
-        import time
-
-        if self.slow:
-            self.slow -= 1
-            time.sleep(0.4)
-        return self.queue.reserve(now)
+    return SlowFirstReserves(OwnClock(MemoryQueue(timeout=1)))
 
 
 def test_a_scenario_case_with_one_slow_call_runs_again_and_is_judged_MQ_RESERVE_1() -> None:
@@ -114,7 +101,7 @@ def test_a_scenario_case_with_one_slow_call_runs_again_and_is_judged_MQ_RESERVE_
     from mqspec.conformance.core.scenarios import SCENARIOS
 
     scenario = next(s for s in SCENARIOS if s.clause.id == "MQ-RESERVE-1")
-    queue = _SlowOnce()
+    queue = _slow_once()
     done = run_scenario(queue, scenario, "py:slow-once", strict=True, realtime=True)
     assert done.status == "pass", done.reason
     assert queue.slow == 0  # the slow call happened, and was not judged
@@ -126,7 +113,7 @@ def test_a_scenario_whose_calls_stay_slow_is_an_error_naming_the_margin() -> Non
     from mqspec.conformance.core.session import SlowCall
 
     scenario = next(s for s in SCENARIOS if s.clause.id == "MQ-RESERVE-1")
-    queue = _SlowOnce()
+    queue = _slow_once()
     queue.slow = 10
     with pytest.raises(SlowCall, match=r"more than the 0\.25s margin"):
         run_scenario(queue, scenario, "py:slow", strict=True, realtime=True)
