@@ -2,7 +2,7 @@
 #   make check      runs the main job: `mqspec check` on the embedded SQLite default
 #   make test       the tests: ruff, mypy, then every test but the `soak` runs (the
 #                   `slow` ones too: the fault machine and the concurrency profile on each
-#                   server, the mutation and suite-power runs); about 6.5 minutes on two cores
+#                   server, the mutation and suite-power runs); about 6 minutes on two cores
 #   make test-soak  the long end-to-end runs (`pytest -m soak`): the thorough and realtime
 #                   profiles on each server, the faults profile on PostgreSQL and MariaDB,
 #                   the matrix's server and SQLite rows, whole checks of the example drivers
