@@ -224,7 +224,10 @@ class QueueMachine(RuleBasedStateMachine):
                 type(self).cases_dropped += 1
                 type(self).dropped_why = type(self).dropped_why or self.session.dropped
                 if self.session.dropped_span is not None:
-                    type(self).dropped_spans.append(self.session.dropped_span)
+                    # Assigned, not appended: a machine class not made by `machine_for` would
+                    # otherwise add to the list every machine inherits from this one.
+                    spans = [*type(self).dropped_spans, self.session.dropped_span]
+                    type(self).dropped_spans = spans
             type(self).steps_run += sum(
                 step.op not in ("advance", "restart") for step in self.session.transcript.steps
             )

@@ -152,6 +152,23 @@ def test_slow_calls_at_the_same_time_in_several_workers_are_one_stall() -> None:
     assert stalls([(1.0, 2.0), (1.5, 3.0), (3.5, 4.0)]) == 2  # a chain of overlaps is one
 
 
+def test_a_dropped_case_is_counted_on_its_own_machine_class_only() -> None:
+    """The crash and fault machines are made without `machine_for`; the slow call a case of
+    theirs dropped must be counted on their class, not on every machine's base class (where
+    the next run, in the same process, would count it again)."""
+    from mqspec.conformance.core.statemachine import QueueMachine
+
+    bound = type(
+        "Bound", (QueueMachine,), {"adapter": MemoryQueue(), "url": "m", "findings": []}
+    )
+    machine = bound()
+    machine.session.dropped = "a call slower than the margin"
+    machine.session.dropped_span = (1.0, 2.0)
+    machine.teardown()
+    assert bound.dropped_spans == [(1.0, 2.0)] and bound.cases_dropped == 1
+    assert QueueMachine.dropped_spans == [] and QueueMachine.cases_dropped == 0
+
+
 def test_time_rules_need_an_operation_since_the_last_one() -> None:
     """No real-clock case sleeps before its first operation or twice in a row."""
     from types import SimpleNamespace
