@@ -17,8 +17,12 @@ from mqspec.conformance.core.statemachine import machine_for
 from mqspec.conformance.frontends.cli import main
 from mqspec.reference.errors import DriverError, UsageError
 
-ONE = Profile("quick", examples=1, steps=10)  # one short case: it never meets the bug alone
 SEARCH = Profile("quick", examples=30, steps=30, shrink_seconds=1)
+# One case, which never meets the bug alone (seed 5), with the search's steps: a saved program
+# replays in full only within as many steps, and one not shrunk below them in the 1 s allowed
+# (under load) was cut short by a 10-step case and no longer failed (seen in CI: the
+# MQ-DELETE-2 program missing from the replay).
+ONE = Profile("quick", examples=1, steps=SEARCH.steps)
 
 
 def _clauses(profile: Profile, seed: int) -> set[str]:
