@@ -128,9 +128,8 @@ def test_example_conforms_on_the_kits_virtual_clock(example: Path) -> None:
 
 def test_broken_twin_fails_on_its_clause(example: Path) -> None:
     # fn's lost-on-timeout bug: an expired reservation is dropped (a MUST: exit 1 unstrict).
-    # Short examples: the scenarios name both clauses, and the search's failure then shrinks
-    # in a second or two instead of spending the profile's 20 s (the program's size is not
-    # what this test judges).
+    # Short examples: the scenarios name both clauses, and a short failing program leaves the
+    # search less to shrink (the program's size is not what this test judges).
     run = _check(f"exec:{example} --virtual --broken lose-on-timeout", "--steps", "8")
     assert run.returncode == 1, _output(run)
     assert re.search(r"MQ-RESTORE-1\s+MUST\s+FAIL", run.stdout), _output(run)

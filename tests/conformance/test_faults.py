@@ -345,7 +345,8 @@ def server_queue(request: pytest.FixtureRequest) -> Iterator[tuple[QueueAdapter,
     adapter.drop()  # type: ignore[attr-defined]
 
 
-# Seed 1: the faults profile on each server, seed 0, is tests/adapters/test_server_profiles.py's.
+# Seed 1: seed 0 is the faults profile's on each server (tests/adapters/test_server_profiles.py;
+# a soak run on PostgreSQL and MariaDB).
 @pytest.mark.slow
 @pytest.mark.server
 @pytest.mark.parametrize("seed", [1])
