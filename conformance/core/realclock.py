@@ -53,15 +53,19 @@ __all__ = [
     "RealClockMachine",
     "run_realtime_search",
     "stalls",
-    "too_many_stalls",
+    "too_few_judged",
 ]
 
 DEFAULT_BUDGET = 120.0
 """Seconds a real-clock search may take, all workers together, by default."""
 
-MOST_DROPPED = 0.25
-"""The share of real-clock cases that may be lost to stalls (calls slower than the margin,
-their cases dropped unjudged) before the search is an error rather than a verdict."""
+MOST_STALLS = 0.25
+"""The share of real-clock cases that may be lost to separate stalls (calls slower than the
+margin, their cases dropped unjudged) before the search is an error rather than a verdict."""
+
+MOST_DROPPED = 0.5
+"""The share of real-clock cases that may be dropped unjudged, whatever the stalls that dropped
+them, before the search is an error: a verdict must rest on most of the cases it ran."""
 
 DEFAULT_WORKERS = 16
 """Independent searches at once. A real-clock case sleeps almost all of its time (sixteen
@@ -71,25 +75,30 @@ the sleeps overlapped; `bench/realclock.py` measures what they buy over one."""
 
 def stalls(spans: list[tuple[float, float]]) -> int:
     """How many separate stalls the slow calls ``spans`` (start, end; monotonic seconds, from
-    every worker) show: calls whose times overlap are one stall.
+    every worker) show: the fewest moments such that every slow call was in progress at one
+    of them. Calls slowed by one pause all span its moment, so they count once; a chain of
+    calls that each overlap the next, but not all one moment, is several stalls.
 
     Why: one pause of the whole process (a garbage collection of a large heap, the machine
     swapping) slows every worker's call in flight at once. With sixteen workers that is up to
-    sixteen dropped cases from one event, and a phase of few cases (the faults phase's eight)
-    would be an error for it, though the queue and the machine were fine before and after.
+    sixteen dropped cases from one event, and a phase of few cases would be an error for it,
+    though the queue and the machine were fine before and after. A queue that is slow all the
+    time is not one event: its workers' slow calls overlap in a chain, and merging the chain
+    would count a whole run of slow calls as one stall.
     """
-    count, reach = 0, -math.inf
-    for start, end in sorted(spans):
-        if start > reach:
+    count, moment = 0, -math.inf
+    for start, end in sorted(spans, key=lambda span: span[1]):
+        if start > moment:  # not in progress at the last moment chosen: a new stall
             count += 1
-        reach = max(reach, end)
+            moment = end
     return count
 
 
-def too_many_stalls(stalled: int, cases: int) -> bool:
-    """Whether ``stalled`` separate stalls in ``cases`` real-clock cases leave too little to
-    rest a verdict on (`MOST_DROPPED`)."""
-    return stalled > cases * MOST_DROPPED
+def too_few_judged(stalled: int, dropped: int, cases: int) -> bool:
+    """Whether ``dropped`` of ``cases`` real-clock cases, dropped in ``stalled`` separate
+    stalls, leave too little to rest a verdict on: stalls in more than `MOST_STALLS` of the
+    cases, or more than `MOST_DROPPED` of the cases dropped."""
+    return stalled > cases * MOST_STALLS or dropped > cases * MOST_DROPPED
 
 
 def _drop_case(why: str) -> None:
@@ -99,7 +108,7 @@ def _drop_case(why: str) -> None:
     cannot be judged fairly, so it is never a divergence; the rest of the search still holds.
     `CaseDropped` ends the worker's Hypothesis run at once (it is no `Exception`, so
     Hypothesis neither shrinks nor retries it); the worker counts it and starts its next run.
-    The search is an error when stalls dropped too many cases (`too_many_stalls`).
+    The search is an error when too few cases were judged (`too_few_judged`).
     """
     raise CaseDropped(why)
 
@@ -270,7 +279,7 @@ def run_realtime_search(
     dropped = sum(r.dropped for r in reports)
     why = next((r.dropped_why for r in reports if r.dropped_why), "")
     stalled = stalls([span for r in reports for span in r.dropped_spans])
-    if not found and too_many_stalls(stalled, cases):
+    if not found and too_few_judged(stalled, dropped, cases):
         raise DriverError(
             f"{dropped} of {cases} real-clock cases were dropped unjudged, in {stalled} "
             f"separate stalls, too many to rest a verdict on; the first: {why} (fewer "
