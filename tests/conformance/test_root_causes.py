@@ -319,16 +319,33 @@ def test_a_job_passed_over_is_told_from_a_live_job_with_its_id_MQ_LOSS_1() -> No
     assert caught.value.finding.observed == "'a', then no other job and null, never 'a'"
 
 
-def test_on_the_real_clock_the_look_stays_off_and_the_first_finding_stands_MQ_ORDER_2() -> None:
-    """See conformance/core/passed_over.py: on the real clock the order finding is kept."""
+def _real_clock_order_program(queue):
     from mqspec.adapters.ownclock import OwnClock
     from mqspec.conformance.core.session import Session
     from mqspec.conformance.core.violations import ContractViolation
 
-    session = Session(OwnClock(_DropsTheSecondPush(timeout=1)), realtime=True)
+    session = Session(OwnClock(queue), realtime=True)
     for ident in "abc":
         session.push({"id": ident, "priority": 1})
     with pytest.raises(ContractViolation) as caught:
         session.reserve()
         session.reserve()
-    assert caught.value.finding.clause.id == "MQ-ORDER-2"
+    return caught.value.finding
+
+
+def test_on_the_real_clock_a_job_passed_over_that_never_comes_out_is_a_loss_MQ_LOSS_1() -> None:
+    """The look after the fact runs on the real clock too: it sleeps past the deadlines of the
+    jobs the program reserved (T = 1 s), plus the margin, then reserves until null."""
+    finding = _real_clock_order_program(_DropsTheSecondPush(timeout=1))
+    assert finding.clause.id == "MQ-LOSS-1"
+    assert "the MQ-ORDER-2 divergence is how the loss first showed" in finding.message
+    # 'a' and 'c', reserved by the program, came back once their deadlines had passed.
+    assert finding.observed == "'c', then 'a', 'c' and null, never 'b'"
+
+
+def test_on_the_real_clock_a_job_passed_over_that_comes_out_later_is_an_order_MQ_ORDER_2() -> None:
+    from mqspec.adapters.selftest.mutants import LifoWithinPriority
+
+    finding = _real_clock_order_program(LifoWithinPriority(timeout=1))
+    assert finding.clause.id == "MQ-ORDER-2"
+    assert finding.passed_over == "a"
