@@ -35,10 +35,11 @@ _GRACE = 1.0  # seconds end_process waits after closing stdin, and again after S
 
 
 def start_process(
-    argv: Sequence[str], *, cwd: str | None, env: dict[str, str] | None
+    argv: Sequence[str], *, cwd: str | None, env: dict[str, str] | None, own_group: bool = True
 ) -> tuple[subprocess.Popen[bytes], selectors.BaseSelector]:
     """Start ``argv`` with pipes on all three streams, non-blocking, and a selector watching
-    stdout and stderr for reading.
+    stdout and stderr for reading; in a process group of its own unless ``own_group`` is false
+    (then in this process's group, so a kill of this process's group ends it too).
 
     Raises:
         OSError: the program cannot be started (`why_not_started` words it).
@@ -52,7 +53,7 @@ def start_process(
         cwd=cwd,
         env=env,
         # Its own process group, so a driver's children are ended with it.
-        start_new_session=True,
+        start_new_session=own_group,
     )
     assert proc.stdin is not None and proc.stdout is not None and proc.stderr is not None
     for stream in (proc.stdin, proc.stdout, proc.stderr):

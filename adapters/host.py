@@ -17,8 +17,8 @@ So the kill lands between two statements of the operation, e.g. between ``BEGIN 
 Before the kill the host writes one stderr line starting with `CRASH_MARK` that names the
 operation and the line.
 
-Rule: standard library, the registry and ``mqspec.reference`` types and errors only; never the
-model or the harness.
+Rule: standard library, the registry (and `mqspec.adapters.process` for an ``exec:`` URL) and
+``mqspec.reference`` types and errors only; never the model or the harness.
 """
 
 from __future__ import annotations
@@ -182,6 +182,18 @@ def serve(adapter: QueueAdapter, url: str, requests: BinaryIO, answers: BinaryIO
         answers.flush()
 
 
+def _open(url: str) -> QueueAdapter:
+    """The adapter ``url`` names. An ``exec:`` driver is this host's part: it serves the
+    namespace the harness gave the host (the same across the host's restarts, so a durable
+    driver finds its queue again) and runs in the host's process group (the harness's SIGKILL
+    of the host's group kills the driver too, as a crash must)."""
+    if url.split(":", 1)[0].lower() == "exec":
+        from mqspec.adapters.process import NAMESPACE_VARIABLE, from_url
+
+        return from_url(url, namespace=os.environ.get(NAMESPACE_VARIABLE), own_group=False)
+    return open_adapter(url)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Open the adapter the URL argument names and serve it on stdin and stdout."""
     parser = argparse.ArgumentParser(
@@ -191,7 +203,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("url", help="the adapter's URL, e.g. sqlite:///q.db?queue=jobs")
     args = parser.parse_args(argv)
     try:
-        adapter = open_adapter(args.url)
+        adapter = _open(args.url)
     except MqspecError as err:
         print(f"mqspec host: cannot open {args.url}: {err}", file=sys.stderr)
         return EXIT_CANNOT_OPEN

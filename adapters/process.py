@@ -87,6 +87,10 @@ class ProcessQueue:
         deadline: seconds the driver has to answer each request; default
             $MQSPEC_DRIVER_DEADLINE, else 10.
         cwd, env: passed to the child process.
+        own_group: start the driver in a process group of its own (the default), so that its
+            own children end with it; false starts it in this process's group, so that a kill
+            of that group (a harness killing the host process that started this driver) ends
+            the driver too.
         reservation_timeout: the reservation timeout T (seconds, > 0) to ask for: sent as
             hello's ``reservation_timeout``, at the start and after every `restart`. A driver
             that declares ``timeout_settable`` must adopt it and declare it back; one that does
@@ -111,6 +115,7 @@ class ProcessQueue:
         cwd: str | None = None,
         env: dict[str, str] | None = None,
         reservation_timeout: float | None = None,
+        own_group: bool = True,
     ) -> None:
         """Start the driver and exchange hello; see the class docstring."""
         if isinstance(argv, str) or not argv or not all(isinstance(a, str) for a in argv):
@@ -123,6 +128,7 @@ class ProcessQueue:
         self._deadline = request_deadline(deadline)
         self._cwd = cwd
         self._env = env
+        self._own_group = own_group
         self._lock = threading.Lock()
         self._proc: subprocess.Popen[bytes] | None = None
         self._selector: selectors.BaseSelector | None = None
@@ -252,7 +258,9 @@ class ProcessQueue:
         self._lines = 0  # stdout lines read from this process
         self._out = bytearray()  # stdout bytes not yet consumed as a line
         try:
-            self._proc, self._selector = start_process(self._argv, cwd=self._cwd, env=self._env)
+            self._proc, self._selector = start_process(
+                self._argv, cwd=self._cwd, env=self._env, own_group=self._own_group
+            )
         except OSError as err:
             why = why_not_started(self._argv[0], err)
             self._failure = f"exec driver {self._command!r} cannot start: {why}"
@@ -466,13 +474,23 @@ NAMESPACE_VARIABLE = "MQSPEC_NAMESPACE"
 """The environment variable naming the queue a driver started by `from_url` serves."""
 
 
-def from_url(url: str, *, reservation_timeout: float | None = None) -> ProcessQueue:
+def from_url(
+    url: str,
+    *,
+    reservation_timeout: float | None = None,
+    namespace: str | None = None,
+    own_group: bool = True,
+) -> ProcessQueue:
     """Start the driver ``exec:<command line>`` names (split like a shell would, but no shell).
 
     Example: ``exec:node adapters/drivers/node/driver.js --tokens``. The whole text after
     ``exec:`` is the command line, so the URL has no options of its own; ``reservation_timeout``
     is passed to `ProcessQueue` (asked for in hello). The driver's environment is this
-    process's with `NAMESPACE_VARIABLE` set to a name no other driver started here has.
+    process's with `NAMESPACE_VARIABLE` set to ``namespace``, or else to a name no other
+    driver started here has. ``own_group`` is passed to `ProcessQueue`: the crash phase's host
+    process, serving an ``exec:`` URL, starts its driver with its own namespace and in its own
+    process group, so the driver keeps its queue across the host's restarts and a kill of the
+    host kills the driver too (`mqspec.adapters.host`).
 
     Raises:
         UsageError: not an ``exec:`` URL, an empty or unsplittable command line, a bad
@@ -490,5 +508,8 @@ def from_url(url: str, *, reservation_timeout: float | None = None) -> ProcessQu
         raise UsageError(f"exec: URL names no command, e.g. 'exec:python3 driver.py': {url!r}")
     # Each driver the harness starts gets a name of its own, the same across its restarts: a
     # durable driver may keep each name's jobs apart, so parallel workers need not share them.
-    env = {**os.environ, NAMESPACE_VARIABLE: f"mqspec-{secrets.token_hex(6)}"}
-    return ProcessQueue(argv, reservation_timeout=reservation_timeout, env=env)
+    name = namespace or f"mqspec-{secrets.token_hex(6)}"
+    env = {**os.environ, NAMESPACE_VARIABLE: name}
+    return ProcessQueue(
+        argv, reservation_timeout=reservation_timeout, env=env, own_group=own_group
+    )

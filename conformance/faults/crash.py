@@ -17,6 +17,8 @@ Forbidden imports: click, pytest (front ends), the engine (it imports this modul
 
 from __future__ import annotations
 
+import os
+import secrets
 import shlex
 import sys
 from collections.abc import Callable
@@ -27,7 +29,7 @@ from hypothesis.stateful import precondition, rule
 
 from mqspec.adapters.base import OperationCut, Task
 from mqspec.adapters.host import CRASH_MARK
-from mqspec.adapters.process import BackendError, ProcessQueue
+from mqspec.adapters.process import NAMESPACE_VARIABLE, BackendError, ProcessQueue
 from mqspec.conformance.core.machine_search import divergence_of
 from mqspec.conformance.core.results import Divergence
 from mqspec.conformance.core.scenario_runs import run_case
@@ -109,7 +111,13 @@ class CrashingQueue:
     ) -> None:
         self.url = url
         self.exec_url = host_url(url)
-        self._host = _Host(host_argv(url), deadline=deadline, env=env)
+        # One queue name for the host's whole life, across its restarts: an exec: driver it
+        # serves keys a durable store by it (spec/driver-protocol.md), and a new name at each
+        # restart would open an empty store and look like a queue that forgot its jobs.
+        host_env = {**os.environ, NAMESPACE_VARIABLE: f"mqspec-{secrets.token_hex(6)}"}
+        if env is not None:
+            host_env = {NAMESPACE_VARIABLE: host_env[NAMESPACE_VARIABLE], **env}
+        self._host = _Host(host_argv(url), deadline=deadline, env=host_env)
         self._armed = False
         self.restarts = 0  # every kill: between operations and inside them
         self.cuts = 0  # kills that landed inside an operation
