@@ -185,5 +185,11 @@ def wait_for(proc: subprocess.Popen[bytes], seconds: float) -> bool:
 def _signal(proc: subprocess.Popen[bytes], sig: int) -> None:
     # The process is not reaped yet (we reap only after signalling), so its pid, which is
     # also its group's id, cannot have been reused.
-    with contextlib.suppress(ProcessLookupError, PermissionError):
+    try:
         os.killpg(proc.pid, sig)
+    except ProcessLookupError:
+        # No group of that id: a driver started in its parent's group (``own_group`` false).
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.kill(proc.pid, sig)
+    except PermissionError:
+        pass

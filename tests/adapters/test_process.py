@@ -603,3 +603,28 @@ def test_each_driver_an_exec_url_starts_has_a_namespace_of_its_own_kept_across_r
     finally:
         first.close()
         second.close()
+
+
+_STUBBORN = """
+import json, signal, sys, time
+signal.signal(signal.SIGTERM, signal.SIG_IGN)
+hello = json.loads(sys.stdin.readline())
+caps = {"reservation_timeout": 60}
+print(json.dumps({"seq": hello["seq"], "ok": {"protocol": 1, "name": "stubborn",
+                  "capabilities": caps}}), flush=True)
+time.sleep(60)
+"""
+
+
+def test_a_driver_in_its_parents_process_group_is_still_ended_at_close() -> None:
+    """A driver started without a group of its own (the crash host's ``exec:`` driver) that
+    ignores end of input and SIGTERM is killed by its pid: there is no group of its id to
+    signal, and the close must not wait for it forever."""
+    queue = ProcessQueue([sys.executable, "-c", _STUBBORN], own_group=False)
+    pid = queue.pid
+    assert pid is not None
+    started = time.monotonic()
+    queue.close()
+    assert time.monotonic() - started < 10
+    with pytest.raises(ProcessLookupError):
+        os.kill(pid, 0)  # reaped, not only signalled
